@@ -1,0 +1,70 @@
+"""create_app(): the FastAPI application with every capability's routes."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from rapport import __version__
+from rapport.errors import InvalidRecord, RapportError
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Rapport",
+        version=__version__,
+        description="Omnichannel clienteling: one client record across channels, in the associate's hand.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+
+    @app.exception_handler(RapportError)
+    async def _domain_error(_request: Request, exc: RapportError) -> JSONResponse:
+        body: dict[str, object] = {"error": exc.code, "detail": exc.message}
+        if isinstance(exc, InvalidRecord):
+            body["errors"] = [e.as_dict() for e in exc.errors]
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+            msg = str(err.get("msg", "invalid"))
+            errors.append({"field": ".".join(loc) or "(body)", "message": msg.removeprefix("Value error, ")})
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return JSONResponse({"error": "invalid", "detail": detail, "errors": errors}, status_code=422)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    from rapport.customers.api import router as customers_router
+    from rapport.identity.api import router as identity_router
+    from rapport.ingest.api import router as ingest_router
+    from rapport.ingest.connectors.shopify_api import router as shopify_router
+
+    app.include_router(ingest_router, prefix="/api/v1")
+    app.include_router(customers_router, prefix="/api/v1")
+    app.include_router(identity_router, prefix="/api/v1")
+    app.include_router(shopify_router, prefix="/api/v1")
+    _publish_record_schemas(app)
+    return app
+
+
+def _publish_record_schemas(app: FastAPI) -> None:
+    """Ingest bodies are parsed by hand (per-record errors); their schemas still belong in OpenAPI."""
+    from fastapi.openapi.utils import get_openapi
+
+    from rapport.ingest.api import record_schemas
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(record_schemas())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,123 @@
+"""The ``rapport`` command: serve, db, demo, import, tokens. Thin: every command calls a service."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rapport.db import get_database
+
+app = typer.Typer(help="Rapport — omnichannel clienteling.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Integration API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(tokens_app, name="tokens")
+console = Console()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Interface to listen on (default: RAPPORT_HOST or 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default: RAPPORT_PORT or 8000)."),
+    workers: int = typer.Option(1, help="Worker processes; use PostgreSQL for more than one."),
+) -> None:
+    """Serve the app and the API."""
+    import uvicorn
+
+    from rapport.settings import get_settings
+
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    console.print(
+        f"[bold]Rapport[/] on [link]http://{host}:{port}[/link]  (API docs: http://{host}:{port}/api/v1/docs)"
+    )
+    _print_logins()
+    uvicorn.run("rapport.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+def _print_logins() -> None:
+    try:
+        from rapport.demo.generator import demo_logins
+    except ImportError:
+        return
+    logins = demo_logins(get_database())
+    if logins:
+        console.print("Demo logins:")
+        for role, email, password in logins:
+            console.print(f"  {role:<18} {email}  /  {password}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    from rapport import migrate
+
+    db = get_database()
+    migrate.upgrade(db.engine, revision)
+    console.print(f"Database at revision {migrate.current(db.engine)} ({db.engine.url.render_as_string()})")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's migration revision."""
+    from rapport import migrate
+
+    console.print(migrate.current(get_database().engine) or "(empty)")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: str = typer.Argument(..., help="Who the token is for, e.g. 'shopify' or 'pos-export'."),
+) -> None:
+    """Create an integration token and print it — once; only its hash is kept."""
+    from rapport.associates import tokens
+
+    with get_database().write() as session:
+        issued = tokens.create_token(session, name)
+    console.print(f"Token {issued.id} for {issued.name!r} (shown once, keep it safe):")
+    typer.echo(issued.token)
+
+
+@tokens_app.command("list")
+def tokens_list() -> None:
+    """List tokens (never their secrets)."""
+    from rapport.associates import tokens
+
+    table = Table("id", "name", "prefix", "created", "last used", "revoked")
+    with get_database().read() as session:
+        for t in tokens.list_tokens(session):
+            table.add_row(
+                str(t.id),
+                t.name,
+                t.prefix + "…",
+                t.created_at.isoformat(timespec="seconds"),
+                t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "-",
+                t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "-",
+            )
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: int = typer.Argument(..., help="Token id from `rapport tokens list`.")) -> None:
+    """Revoke a token; calls with it are refused from now on."""
+    from rapport.associates import tokens
+
+    with get_database().write() as session:
+        t = tokens.revoke_token(session, token_id)
+    console.print(f"Token {t.id} ({t.name}) revoked.")
+
+
+def _register_optional_commands() -> None:
+    from rapport.demo.cli import register as register_demo
+    from rapport.ingest.importer_cli import register as register_import
+
+    register_import(app)
+    register_demo(app)
+
+
+_register_optional_commands()
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,82 @@
+"""Appending to the client timeline. Entries are never updated; a replayed entry is a no-op."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rapport import clock
+from rapport.customers.models import TimelineEntry
+from rapport.db import bulk_insert, table_of
+
+TIMELINE = table_of(TimelineEntry)
+
+
+def entry(
+    *,
+    customer_id: int,
+    kind: str,
+    summary: str,
+    source: str,
+    external_id: str,
+    occurred_at: datetime,
+    channel: str | None = None,
+    location_id: int | None = None,
+    actor_kind: str = "system",
+    actor_id: int | None = None,
+    product_id: int | None = None,
+    ref_type: str | None = None,
+    ref_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    recorded_at: datetime | None = None,
+) -> dict[str, Any]:
+    """One timeline row as a dict, ready for :func:`append`."""
+    return {
+        "customer_id": customer_id,
+        "kind": kind,
+        "summary": summary[:500],
+        "source": source,
+        "external_id": external_id[:200],
+        "occurred_at": occurred_at,
+        "recorded_at": recorded_at or clock.now(),
+        "channel": channel,
+        "location_id": location_id,
+        "actor_kind": actor_kind,
+        "actor_id": actor_id,
+        "product_id": product_id,
+        "ref_type": ref_type,
+        "ref_id": ref_id,
+        "data": data or {},
+    }
+
+
+def append(session: Session, entries: Sequence[dict[str, Any]]) -> int:
+    """Insert entries; those already recorded (same source and external id) are skipped.
+
+    Returns how many were new. Existing keys are looked up first and the rest bulk-inserted;
+    should another process record the same entry in between, the unique key refuses the
+    transaction and the caller's unit of work is retried (see ``ingest.service``).
+    """
+    fresh: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in entries:
+        fresh.setdefault((e["source"], e["external_id"]), e)
+    if not fresh:
+        return 0
+    by_source: dict[str, list[str]] = {}
+    for source, external_id in fresh:
+        by_source.setdefault(source, []).append(external_id)
+    for source, ids in by_source.items():
+        for i in range(0, len(ids), 900):
+            known = session.execute(
+                select(TIMELINE.c.external_id).where(
+                    TIMELINE.c.source == source, TIMELINE.c.external_id.in_(ids[i : i + 900])
+                )
+            ).scalars()
+            for external_id in known:
+                fresh.pop((source, external_id), None)
+    bulk_insert(session, TIMELINE, list(fresh.values()))
+    return len(fresh)

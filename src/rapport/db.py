@@ -1,0 +1,219 @@
+"""Engine, sessions and the few differences between SQLite and PostgreSQL, kept in one place.
+
+* SQLite runs in WAL mode with foreign keys on; a *write* unit of work opens with
+  ``BEGIN IMMEDIATE`` so writers are serialised instead of failing on lock upgrades.
+* PostgreSQL runs at READ COMMITTED; code that must not race takes row locks explicitly.
+* Datetimes are stored as UTC and always come back timezone-aware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from rapport.settings import get_settings
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+#: Primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+#: Free-form documents: JSONB on PostgreSQL.
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes in, timezone-aware UTC datetimes out; naive input is refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: Rapport stores timezone-aware UTC only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy (not pysqlite) decide when transactions begin, so SAVEPOINT works
+    # and a write unit of work can ask for BEGIN IMMEDIATE.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: Any) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    url = url or get_settings().database_url
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+class Database:
+    """An engine plus two session factories: reads, and serialised-on-SQLite writes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.read_sessions = sessionmaker(engine, expire_on_commit=False)
+        writer = engine.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite(engine) else engine
+        self.write_sessions = sessionmaker(writer, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back on any error."""
+        with self.write_sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.read_sessions() as session:
+            yield session
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table behind a mapped class, typed as a Table (``__table__`` is typed FromClause)."""
+    return cast(Table, model.__table__)
+
+
+def is_sqlite(bind: Engine | Session | Any) -> bool:
+    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    return bool(engine.dialect.name == "sqlite")
+
+
+def insert_for(session: Session, table: Any) -> Any:
+    """Dialect ``INSERT`` that supports ``on_conflict_do_nothing/_do_update``."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def allocate_ids(session: Session, table: Any, count: int) -> list[int]:
+    """Reserve ``count`` primary keys for a multi-row insert with explicit ids.
+
+    PostgreSQL draws them from the table's sequence (safe under concurrency). SQLite takes
+    ``max(id)+1 ...``: safe because Rapport's SQLite writers hold the write lock from
+    ``BEGIN IMMEDIATE`` on, so no other writer can interleave.
+    """
+    if count <= 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        rows = session.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": table.name, "n": count},
+        )
+        return [r[0] for r in rows]
+    from sqlalchemy import func, select
+
+    start = session.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    return list(range(start + 1, start + 1 + count))
+
+
+def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows fast: ``COPY`` on PostgreSQL, ``executemany`` on SQLite.
+
+    Rows must carry the same keys; missing scalar column defaults are filled in. Use plain
+    ``session.execute(insert(...))`` instead where a conflict clause is needed.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    defaults = {
+        c.name: c.default.arg
+        for c in table.columns
+        if c.name not in columns and c.default is not None and c.default.is_scalar
+    }
+    if session.get_bind().dialect.name != "postgresql":
+        from sqlalchemy import insert
+
+        session.execute(insert(table), [{**defaults, **r} for r in rows] if defaults else rows)
+        return
+    from psycopg.types.json import Jsonb
+
+    names = [*columns, *defaults]
+    json_cols = {n for n in names if isinstance(table.c[n].type, (JSON, JSONB)) or _is_json_variant(table.c[n].type)}
+    tail = tuple(defaults.values())
+    dbapi: Any = session.connection().connection.dbapi_connection
+    assert dbapi is not None
+    quoted = ", ".join(f'"{n}"' for n in names)
+    with dbapi.cursor() as cur, cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+        if json_cols:
+            idx = [i for i, n in enumerate(names) if n in json_cols]
+            for r in rows:
+                values = [r[c] for c in columns] + list(tail)
+                for i in idx:
+                    if values[i] is not None:
+                        values[i] = Jsonb(values[i])
+                copy.write_row(values)
+        else:
+            for r in rows:
+                copy.write_row([r[c] for c in columns] + list(tail) if tail else [r[c] for c in columns])
+
+
+def _is_json_variant(type_: Any) -> bool:
+    return isinstance(getattr(type_, "impl", None), JSON) or isinstance(type_, JSON)
+
+
+_database: Database | None = None
+
+
+def get_database() -> Database:
+    global _database
+    if _database is None:
+        _database = Database(make_engine())
+    return _database
+
+
+def set_database(database: Database | None) -> None:
+    global _database
+    _database = database

@@ -1,0 +1,331 @@
+"""Identity resolution: which one client a set of identifiers belongs to, on every write.
+
+Deterministic: normalised email, E.164 phone and (source system, id) pairs are unique to one
+client. A record whose identifiers belong to several clients merges them — unless both carry
+a *different verified email*, which says two people (a couple sharing a phone): then the
+record goes to the strongest match and the pair goes to human review instead.
+
+Works a batch at a time. New clients are staged with temporary negative ids and written with
+multi-row inserts by :meth:`Resolver.flush`, so a batch of a thousand records costs a handful
+of statements rather than thousands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rapport import clock
+from rapport.customers.models import Customer
+from rapport.db import allocate_ids, bulk_insert, insert_for, table_of
+from rapport.identity import merge
+from rapport.identity.models import Identifier, MatchCandidate
+from rapport.identity.normalize import phone_search_key
+
+Key = tuple[str, str, str]  # (kind, namespace, value)
+IDENT = table_of(Identifier)
+CUSTOMER = table_of(Customer)
+
+#: Which identifier decides when a record's identifiers point at two different people.
+STRENGTH = {"external": 3, "email": 2, "phone": 1}
+
+
+def email_key(address: str) -> Key:
+    return ("email", "", address)
+
+
+def phone_key(e164: str) -> Key:
+    return ("phone", "", e164)
+
+
+def external_key(source: str, ext_id: str) -> Key:
+    return ("external", source, ext_id)
+
+
+@dataclass
+class Claim:
+    """An identifier a record asserts for its client."""
+
+    key: Key
+    verified: bool = False
+
+
+@dataclass
+class Staged:
+    """A client created in this batch, not yet written."""
+
+    temp_id: int
+    profile: dict[str, Any]
+    redirect: int | None = None  # folded into another client in this batch
+
+
+@dataclass
+class Resolution:
+    customer_id: int  # temporary (< 0) until flushed
+    created: bool
+    merged: list[int] = field(default_factory=list)
+    conflict: str | None = None
+    claimed: int = 0  # identifiers newly attached to the client
+
+
+class Resolver:
+    """One unit of work's view of who owns which identifier."""
+
+    def __init__(self, session: Session, *, actor: str = "system") -> None:
+        self.session = session
+        self.actor = actor
+        self.owner: dict[Key, int] = {}
+        self.verified: dict[Key, bool] = {}
+        self._loaded: set[Key] = set()
+        self.staged: dict[int, Staged] = {}
+        self.new_identifiers: list[dict[str, Any]] = []
+        self.candidates: list[tuple[int, int, int, list[str]]] = []
+        self._next_temp = -1
+        self.real_ids: dict[int, int] = {}
+
+    # -- reading -------------------------------------------------------------------------
+    def prefetch(self, keys: Iterable[Key]) -> None:
+        """Load owners of the given identifiers in a few queries (call once per batch)."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._loaded]
+        groups: dict[tuple[str, str], list[str]] = {}
+        for kind, namespace, value in wanted:
+            groups.setdefault((kind, namespace), []).append(value)
+        # One indexed look-up per (kind, namespace) and chunk: "value IN (...)" on the unique
+        # (kind, namespace, value) index; row-value IN lists plan badly on PostgreSQL.
+        for (kind, namespace), values in groups.items():
+            for i in range(0, len(values), 900):
+                rows = self.session.execute(
+                    select(IDENT.c.value, IDENT.c.customer_id, IDENT.c.verified).where(
+                        IDENT.c.kind == kind,
+                        IDENT.c.namespace == namespace,
+                        IDENT.c.value.in_(values[i : i + 900]),
+                    )
+                )
+                for value, customer_id, verified in rows:
+                    self.owner[(kind, namespace, value)] = customer_id
+                    self.verified[(kind, namespace, value)] = verified
+        self._loaded.update(wanted)
+
+    def follow(self, customer_id: int) -> int:
+        while customer_id < 0 and self.staged[customer_id].redirect is not None:
+            customer_id = self.staged[customer_id].redirect  # type: ignore[assignment]
+        return customer_id
+
+    def owners(self, claims: list[Claim]) -> list[tuple[int, Claim]]:
+        self.prefetch(c.key for c in claims)
+        found: dict[int, Claim] = {}
+        for claim in sorted(claims, key=lambda c: -STRENGTH[c.key[0]]):
+            owner = self.owner.get(claim.key)
+            if owner is not None:
+                found.setdefault(self.follow(owner), claim)
+        return list(found.items())
+
+    # -- deciding ------------------------------------------------------------------------
+    def resolve(
+        self,
+        claims: list[Claim],
+        *,
+        source: str,
+        profile: dict[str, Any] | None = None,
+        create: bool = True,
+        reason: str = "",
+    ) -> Resolution | None:
+        """The client these identifiers belong to; staged as new when nobody owns any of them."""
+        owned = self.owners(claims)
+        merged: list[int] = []
+        conflict = None
+        if not owned:
+            if not create:
+                return None
+            temp = self._stage(profile or {})
+            self._claim(temp, claims, source)
+            return Resolution(temp, created=True)
+        target = owned[0][0]  # strongest identifier's owner
+        for other, claim in owned[1:]:
+            problem = self._two_people(target, other)
+            if problem:
+                conflict = problem
+                self._queue_review(target, other, [problem, f"both claimed by {source} record ({claim.key[0]})"])
+                continue
+            target = self._unify(target, other, reason or f"{source} record shares {claim.key[0]} {claim.key[2]}")
+            merged.append(other)
+        claimed = self._claim(target, claims, source)
+        return Resolution(self.follow(target), created=False, merged=merged, conflict=conflict, claimed=claimed)
+
+    def _stage(self, profile: dict[str, Any]) -> int:
+        temp = self._next_temp
+        self._next_temp -= 1
+        self.staged[temp] = Staged(temp, profile)
+        return temp
+
+    def _claim(self, customer_id: int, claims: list[Claim], source: str) -> int:
+        now = clock.now()
+        added = 0
+        for claim in claims:
+            if claim.key in self.owner:
+                continue  # owned by someone else after a refused merge, or already ours
+            added += 1
+            kind, namespace, value = claim.key
+            self.owner[claim.key] = customer_id
+            self.verified[claim.key] = claim.verified
+            self.new_identifiers.append(
+                {
+                    "customer_id": customer_id,
+                    "kind": kind,
+                    "namespace": namespace,
+                    "value": value,
+                    "search_key": phone_search_key(value) if kind == "phone" else value,
+                    "verified": claim.verified,
+                    "source": source,
+                    "created_at": now,
+                }
+            )
+        return added
+
+    def _verified_emails(self, customer_id: int) -> set[str]:
+        emails = {
+            k[2]
+            for k, owner in self.owner.items()
+            if k[0] == "email" and self.verified.get(k) and self.follow(owner) == customer_id
+        }
+        if customer_id > 0:
+            rows = self.session.scalars(
+                select(IDENT.c.value).where(
+                    IDENT.c.customer_id == customer_id, IDENT.c.kind == "email", IDENT.c.verified.is_(True)
+                )
+            )
+            emails.update(rows)
+        return emails
+
+    def _two_people(self, a: int, b: int) -> str | None:
+        ea, eb = self._verified_emails(a), self._verified_emails(b)
+        if ea and eb and ea.isdisjoint(eb):
+            return f"different verified emails ({min(ea)} / {min(eb)})"
+        return None
+
+    def _queue_review(self, a: int, b: int, reasons: list[str]) -> None:
+        self.candidates.append((a, b, 90, reasons))
+
+    def _unify(self, a: int, b: int, reason: str) -> int:
+        """Make ``a`` and ``b`` one client; return the survivor."""
+        if a < 0 and b < 0:  # both new in this batch: fold in memory
+            keep, fold = max(a, b), min(a, b)  # the earlier-staged survives
+            self._fold_staged(fold, keep)
+            return keep
+        if a < 0 or b < 0:  # a new one folds into the existing client
+            real, temp = (a, b) if a > 0 else (b, a)
+            self._fold_staged(temp, real)
+            return real
+        survivor, loser = min(a, b), max(a, b)  # the longer-known record survives
+        merge.merge_customers(self.session, survivor, loser, reason=reason, actor=self.actor)
+        for key, owner in self.owner.items():
+            if owner == loser:
+                self.owner[key] = survivor
+        for row in self.new_identifiers:
+            if row["customer_id"] == loser:
+                row["customer_id"] = survivor
+        return survivor
+
+    def _fold_staged(self, temp: int, into: int) -> None:
+        staged = self.staged[temp]
+        staged.redirect = into
+        if into < 0:
+            target = self.staged[into].profile
+            for name, value in staged.profile.items():
+                if target.get(name) in (None, "", [], {}) and value not in (None, "", [], {}):
+                    target[name] = value
+        else:
+            self.pending_updates.setdefault(into, {}).update(
+                {k: v for k, v in staged.profile.items() if v not in (None, "", [], {})}
+            )
+
+    @property
+    def pending_updates(self) -> dict[int, dict[str, Any]]:
+        """Profile values for existing clients that absorbed a staged one (filled only where empty)."""
+        if not hasattr(self, "_pending_updates"):
+            self._pending_updates: dict[int, dict[str, Any]] = {}
+        return self._pending_updates
+
+    # -- writing -------------------------------------------------------------------------
+    def flush(self) -> dict[int, int]:
+        """Write staged clients and new identifiers; return temporary id -> real id."""
+        now = clock.now()
+        roots = [s for s in self.staged.values() if s.redirect is None and s.temp_id not in self.real_ids]
+        if roots:
+            rows = [
+                {**_blank_profile(), **s.profile, "status": "active", "created_at": now, "updated_at": now}
+                for s in roots
+            ]
+            ids = allocate_ids(self.session, CUSTOMER, len(rows))
+            bulk_insert(self.session, CUSTOMER, [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)])
+            for staged, real in zip(roots, ids, strict=True):
+                self.real_ids[staged.temp_id] = real
+        for temp in self.staged:
+            root = self.follow(temp)
+            if root < 0:
+                self.real_ids[temp] = self.real_ids[root]
+            else:
+                self.real_ids[temp] = root
+        if self.pending_updates:
+            self._fill_gaps()
+        if self.new_identifiers:
+            rows = [{**r, "customer_id": self.real(r["customer_id"])} for r in self.new_identifiers]
+            bulk_insert(self.session, IDENT, rows)
+            self.new_identifiers = []
+        for key, owner in list(self.owner.items()):
+            if owner < 0:
+                self.owner[key] = self.real(owner)
+        if self.candidates:
+            self._write_candidates()
+        return dict(self.real_ids)
+
+    def real(self, customer_id: int) -> int:
+        return self.real_ids[customer_id] if customer_id < 0 else customer_id
+
+    def _fill_gaps(self) -> None:
+        from sqlalchemy import update
+
+        for customer_id, values in self.pending_updates.items():
+            row = self.session.execute(select(CUSTOMER).where(CUSTOMER.c.id == customer_id)).mappings().first()
+            if row is None:
+                continue
+            fill = {k: v for k, v in values.items() if k in CUSTOMER.c and row[k] in (None, "", [], {})}
+            if fill:
+                self.session.execute(update(CUSTOMER).where(CUSTOMER.c.id == customer_id).values(**fill))
+        self.pending_updates.clear()
+
+    def _write_candidates(self) -> None:
+        now = clock.now()
+        rows = []
+        for a, b, score, reasons in self.candidates:
+            a, b = sorted((self.real(self.follow(a)), self.real(self.follow(b))))
+            if a != b:
+                rows.append(
+                    {
+                        "customer_id": a,
+                        "other_customer_id": b,
+                        "score": score,
+                        "reasons": reasons,
+                        "status": "pending",
+                        "created_at": now,
+                    }
+                )
+        if rows:
+            stmt = insert_for(self.session, table_of(MatchCandidate)).on_conflict_do_nothing(
+                index_elements=["customer_id", "other_customer_id"]
+            )
+            self.session.execute(stmt, rows)
+        self.candidates = []
+
+
+def _blank_profile() -> dict[str, Any]:
+    return {
+        "first_name": None, "last_name": None, "first_name_key": None, "last_name_key": None,
+        "birth_date": None, "language": None, "city": None, "country": None, "home_location_id": None,
+        "assigned_associate_id": None, "tier": None, "tags": [], "preferences": {}, "sizes": {},
+        "merged_into_id": None,
+    }  # fmt: skip

@@ -1,0 +1,146 @@
+"""Ingesting records in batches: validate every record, write the good ones, report each.
+
+A batch is written in one transaction with set-based statements. If the database refuses
+that transaction (a unique key taken meanwhile by another process, say), the batch is
+replayed one record per transaction, so a bad record never takes good ones down with it and
+nothing is ever half-written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from rapport import events
+from rapport.db import Database
+from rapport.errors import FieldError
+from rapport.ingest.outcome import Outcome
+from rapport.ingest.records import RECORD_TYPES, Record
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Session, Sequence[tuple[int, Any]]], dict[int, Outcome]]
+
+
+@dataclass
+class BatchResult:
+    kind: str
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        return sum(1 for o in self.outcomes if o.status != "rejected")
+
+    @property
+    def rejected(self) -> int:
+        return sum(1 for o in self.outcomes if o.status == "rejected")
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for o in self.outcomes:
+            out[o.status] = out.get(o.status, 0) + 1
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "counts": self.counts(),
+            "results": [{"index": i, **o.as_dict()} for i, o in enumerate(self.outcomes)],
+        }
+
+
+def _handlers() -> dict[str, Handler]:
+    from rapport.ingest import commerce, customers, reference, signals
+
+    return {
+        "customers": customers.upsert_customers,
+        "products": reference.upsert_products,
+        "locations": reference.upsert_locations,
+        "associates": reference.upsert_associates,
+        "stock": reference.set_stock_levels,
+        "orders": commerce.upsert_orders,
+        "returns": commerce.record_returns,
+        "events": signals.record_events,
+    }
+
+
+def pydantic_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "(record)"
+        message = err["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        out.append(FieldError(f"{prefix}{loc}", message))
+    return out
+
+
+def validate(kind: str, raw: Mapping[str, Any] | Record) -> Record:
+    """One record of ``kind``, validated; raises ValidationError."""
+    model = RECORD_TYPES[kind]
+    if isinstance(raw, model):
+        return raw
+    if isinstance(raw, Record):
+        raw = raw.model_dump()
+    return model.model_validate(raw)
+
+
+def ingest_records(
+    db: Database, kind: str, records: Sequence[Mapping[str, Any] | Record], *, actor: str = "integration"
+) -> BatchResult:
+    """Validate and store ``records`` of one ``kind``; every record gets an outcome, in order."""
+    if kind not in RECORD_TYPES:
+        raise KeyError(f"unknown record kind {kind!r}; expected one of {', '.join(RECORD_TYPES)}")
+    handler = _handlers()[kind]
+    outcomes: dict[int, Outcome] = {}
+    valid: list[tuple[int, Record]] = []
+    for index, raw in enumerate(records):
+        if not isinstance(raw, (Mapping, Record)):
+            outcomes[index] = Outcome.rejected("(record)", "each record must be a JSON object")
+            continue
+        try:
+            valid.append((index, validate(kind, raw)))
+        except ValidationError as exc:
+            outcomes[index] = Outcome("rejected", errors=pydantic_errors(exc))
+    if valid:
+        try:
+            with db.write() as session:
+                written = handler(session, valid)
+                events.collect(session, kind, valid, written)
+            outcomes.update(written)
+        except (IntegrityError, DBAPIError) as exc:
+            log.info(
+                "batch of %d %s refused as a whole (%s); retrying record by record",
+                len(valid),
+                kind,
+                exc.__class__.__name__,
+            )
+            for item in valid:
+                outcomes.update(_one(db, kind, handler, item))
+    return BatchResult(kind, [outcomes[i] for i in range(len(records))])
+
+
+def _one(db: Database, kind: str, handler: Handler, item: tuple[int, Record]) -> dict[int, Outcome]:
+    index = item[0]
+    try:
+        with db.write() as session:
+            written = handler(session, [item])
+            events.collect(session, kind, [item], written)
+        return written
+    except IntegrityError as exc:
+        return {index: Outcome.rejected("(record)", f"conflicts with stored data: {_first_line(exc)}")}
+    except DBAPIError as exc:
+        return {index: Outcome.rejected("(record)", f"database error: {_first_line(exc)}")}
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", exc)) or exc.__class__.__name__
+    return text.strip().splitlines()[0][:300]

@@ -1,0 +1,138 @@
+"""Signals from the web, social, the store floor and conversations, onto the client's timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.orm import Session
+
+from rapport.customers import timeline
+from rapport.customers.models import Note, TimelineEntry, WishlistItem
+from rapport.db import bulk_insert, insert_for, table_of
+from rapport.identity.resolve import Claim, Resolver
+from rapport.ingest import lookups
+from rapport.ingest.customers import FieldIdentifierError, claims_for_ref, stub_profile
+from rapport.ingest.outcome import Outcome
+from rapport.ingest.records import EventRecord
+
+TL = table_of(TimelineEntry)
+
+_VERBS = {
+    "page_view": "Viewed a page", "product_view": "Viewed", "wishlist_add": "Added to wishlist",
+    "wishlist_remove": "Removed from wishlist", "cart_add": "Added to cart", "cart_abandoned": "Left a cart",
+    "social_like": "Liked", "social_comment": "Commented on", "social_mention": "Mentioned the brand",
+    "try_on": "Tried on", "message": "Message", "appointment": "Appointment", "note": "Note",
+}  # fmt: skip
+_DEFAULT_CHANNEL = {"social_like": "social", "social_comment": "social", "social_mention": "social",
+                    "try_on": "store", "page_view": "online", "product_view": "online",
+                    "wishlist_add": "online", "wishlist_remove": "online", "cart_add": "online",
+                    "cart_abandoned": "online"}  # fmt: skip
+
+
+def record_events(session: Session, items: Sequence[tuple[int, EventRecord]]) -> dict[int, Outcome]:
+    outcomes: dict[int, Outcome] = {}
+    products = lookups.products_by_sku(session, (r.sku for _, r in items))
+    stores = lookups.location_ids(session, (r.store for _, r in items))
+    associates = lookups.associate_ids(session, (r.associate for _, r in items))
+    keys = [(r.source, r.effective_id()) for _, r in items]
+    seen: set[tuple[str, str]] = set()
+    for i in range(0, len(keys), 500):
+        seen.update(
+            session.execute(
+                select(TL.c.source, TL.c.external_id).where(
+                    tuple_(TL.c.source, TL.c.external_id).in_(keys[i : i + 500])
+                )
+            ).all()
+        )
+
+    resolver = Resolver(session)
+    claims: dict[int, list[Claim]] = {}
+    todo: list[tuple[int, EventRecord, str]] = []
+    for (index, r), (source, ext) in zip(items, keys, strict=True):
+        if (source, ext) in seen:
+            outcomes[index] = Outcome("unchanged")
+            continue
+        if r.sku and r.sku not in products:
+            outcomes[index] = Outcome.rejected("sku", f"unknown product {r.sku!r}")
+        elif r.store and r.store not in stores:
+            outcomes[index] = Outcome.rejected("store", f"unknown location {r.store!r}")
+        elif r.associate and r.associate not in associates:
+            outcomes[index] = Outcome.rejected("associate", f"unknown associate {r.associate!r}")
+        else:
+            try:
+                claims[index] = claims_for_ref(r.customer, r.source)
+            except FieldIdentifierError as exc:
+                outcomes[index] = Outcome.rejected(exc.field, exc.message)
+                continue
+            seen.add((source, ext))
+            todo.append((index, r, ext))
+    resolver.prefetch(c.key for i, _, _ in todo for c in claims[i])
+    target = {}
+    for index, r, _ in todo:
+        res = resolver.resolve(
+            claims[index],
+            source=r.source,
+            profile=stub_profile(r.customer),
+            reason=f"{r.source} {r.type} shares an identifier",
+        )
+        assert res is not None
+        target[index] = res.customer_id
+    mapping = resolver.flush()
+
+    product_names = _product_names(session, [products[r.sku][0] for _, r, _ in todo if r.sku])
+    entries, notes = [], []
+    wish_add: list[dict[str, Any]] = []
+    wish_remove: list[tuple[int, int, Any]] = []
+    for index, r, ext in todo:
+        cid = mapping.get(target[index], target[index])
+        pid = products[r.sku][0] if r.sku else None
+        aid = associates.get(r.associate) if r.associate else None
+        what = product_names.get(pid, r.sku) if pid else None
+        summary = r.summary or " ".join(p for p in (_VERBS[r.type], what) if p)
+        entries.append(timeline.entry(
+            customer_id=cid, kind=r.type, channel=r.channel or _DEFAULT_CHANNEL.get(r.type), occurred_at=r.occurred_at,
+            source=r.source, external_id=ext, location_id=stores.get(r.store) if r.store else None,
+            actor_kind="associate" if aid else "customer", actor_id=aid, product_id=pid, summary=summary,
+            data=r.data,
+        ))  # fmt: skip
+        if r.type == "wishlist_add" and pid:
+            wish_add.append({"customer_id": cid, "product_id": pid, "added_at": r.occurred_at, "source": r.source})
+        elif r.type == "wishlist_remove" and pid:
+            wish_remove.append((cid, pid, r.occurred_at))
+        elif r.type == "note":
+            body = str(r.data.get("text") or r.summary or "").strip()
+            if body:
+                notes.append(
+                    {
+                        "customer_id": cid,
+                        "author_associate_id": aid,
+                        "body": body[:5000],
+                        "source": r.source,
+                        "created_at": r.occurred_at,
+                    }
+                )
+        outcomes[index] = Outcome("created", cid)
+    timeline.append(session, entries)
+    if wish_add:
+        stmt = insert_for(session, table_of(WishlistItem)).on_conflict_do_nothing(
+            index_elements=["customer_id", "product_id"]
+        )
+        session.execute(stmt, wish_add)
+    w = table_of(WishlistItem)
+    for cid, pid, at in wish_remove:  # only a removal newer than the addition counts
+        session.execute(delete(w).where(w.c.customer_id == cid, w.c.product_id == pid, w.c.added_at <= at))
+    if notes:
+        bulk_insert(session, table_of(Note), notes)
+    return outcomes
+
+
+def _product_names(session: Session, ids: list[int]) -> dict[int, str]:
+    from rapport.catalog.models import Product
+
+    wanted = sorted(set(ids))
+    out: dict[int, str] = {}
+    for i in range(0, len(wanted), 900):
+        out.update(session.execute(select(Product.id, Product.name).where(Product.id.in_(wanted[i : i + 900]))).all())
+    return out

@@ -1,0 +1,11 @@
+"""Imports every capability's tables so metadata (Alembic, tests) sees the whole schema."""
+
+from rapport.associates import models as associates
+from rapport.catalog import models as catalog
+from rapport.commerce import models as commerce
+from rapport.customers import models as customers
+from rapport.db import Base
+from rapport.identity import models as identity
+from rapport.inventory import models as inventory
+
+__all__ = ["Base", "associates", "catalog", "commerce", "customers", "identity", "inventory"]

@@ -1,0 +1,48 @@
+"""One Settings object, read from the environment (prefix ``RAPPORT_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAPPORT_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/rapport.db",
+        description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... in production.",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr("dev-only-change-me"),
+        description="Signs sessions and links. Set a long random value in production.",
+    )
+    default_region: str = Field(
+        default="US", description="ISO country used to read phone numbers written without a country code."
+    )
+    default_currency: str = "USD"
+    shopify_webhook_secret: SecretStr | None = Field(
+        default=None, description="The Shopify app's client secret, used to verify X-Shopify-Hmac-Sha256."
+    )
+    shopify_source: str = Field(default="shopify", description="Source name recorded for Shopify ids.")
+    max_batch_records: int = Field(default=5000, ge=1)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split("///", 1)[-1]
+        return None if path in ("", ":memory:") else Path(path)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
