@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:00:57.735357
+Create Date: 2026-11-23 15:16:57.312922
 """
 
 from collections.abc import Sequence
@@ -28,9 +28,7 @@ def upgrade() -> None:
         sa.Column("prefix", sa.String(length=16), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column(
-            "scopes",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "scopes", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("created_at", rapport.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_used_at", rapport.db.UTCDateTime(timezone=True), nullable=True),
@@ -90,9 +88,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=32), nullable=False),
         sa.Column("home_location_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column(
-            "regions",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "regions", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("password_hash", sa.String(length=255), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
@@ -137,28 +133,20 @@ def upgrade() -> None:
         sa.Column("assigned_associate_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("tier", sa.String(length=32), nullable=True),
         sa.Column(
-            "tags",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "tags", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column(
-            "preferences",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "preferences", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column(
-            "sizes",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "sizes", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("merged_into_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("created_at", rapport.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", rapport.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["assigned_associate_id"],
-            ["associate.id"],
-            name=op.f("fk_customer_assigned_associate_id_associate"),
+            ["assigned_associate_id"], ["associate.id"], name=op.f("fk_customer_assigned_associate_id_associate")
         ),
         sa.ForeignKeyConstraint(
             ["home_location_id"], ["location.id"], name=op.f("fk_customer_home_location_id_location")
@@ -239,9 +227,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("created_at", rapport.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["author_associate_id"],
-            ["associate.id"],
-            name=op.f("fk_customer_note_author_associate_id_associate"),
+            ["author_associate_id"], ["associate.id"], name=op.f("fk_customer_note_author_associate_id_associate")
         ),
         sa.ForeignKeyConstraint(["customer_id"], ["customer.id"], name=op.f("fk_customer_note_customer_id_customer")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_note")),
@@ -262,9 +248,7 @@ def upgrade() -> None:
             ["customer_id"], ["customer.id"], name=op.f("fk_customer_relationship_customer_id_customer")
         ),
         sa.ForeignKeyConstraint(
-            ["related_customer_id"],
-            ["customer.id"],
-            name=op.f("fk_customer_relationship_related_customer_id_customer"),
+            ["related_customer_id"], ["customer.id"], name=op.f("fk_customer_relationship_related_customer_id_customer")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_relationship")),
     )
@@ -297,9 +281,7 @@ def upgrade() -> None:
         sa.Column("other_customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("score", sa.SmallInteger(), nullable=False),
         sa.Column(
-            "reasons",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "reasons", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", rapport.db.UTCDateTime(timezone=True), nullable=False),
@@ -327,9 +309,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=500), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column(
-            "moved",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "moved", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column(
             "field_choices",
@@ -365,6 +345,7 @@ def upgrade() -> None:
         sa.Column("total_minor", sa.BigInteger(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("placed_at", rapport.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("source_updated_at", rapport.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", rapport.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", rapport.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["associate_id"], ["associate.id"], name=op.f("fk_sales_order_associate_id_associate")),
@@ -396,9 +377,7 @@ def upgrade() -> None:
         sa.Column("ref_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("summary", sa.String(length=500), nullable=False),
         sa.Column(
-            "data",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "data", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("external_id", sa.String(length=200), nullable=False),
@@ -459,6 +438,7 @@ def upgrade() -> None:
         sa.Column("refund_minor", sa.BigInteger(), nullable=False),
         sa.Column("reason", sa.String(length=500), nullable=True),
         sa.Column("unlinked", sa.Boolean(), nullable=False),
+        sa.Column("original_order_source", sa.String(length=64), nullable=True),
         sa.Column("original_order_ref", sa.String(length=100), nullable=True),
         sa.Column("returned_at", rapport.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_at", rapport.db.UTCDateTime(timezone=True), nullable=False),
@@ -471,6 +451,7 @@ def upgrade() -> None:
     with op.batch_alter_table("sales_return", schema=None) as batch_op:
         batch_op.create_index("ix_sales_return_customer_returned", ["customer_id", "returned_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_sales_return_order_id"), ["order_id"], unique=False)
+        batch_op.create_index("ix_sales_return_waiting", ["original_order_source", "original_order_ref"], unique=False)
 
     op.create_table(
         "return_line",
@@ -502,6 +483,7 @@ def downgrade() -> None:
 
     op.drop_table("return_line")
     with op.batch_alter_table("sales_return", schema=None) as batch_op:
+        batch_op.drop_index("ix_sales_return_waiting")
         batch_op.drop_index(batch_op.f("ix_sales_return_order_id"))
         batch_op.drop_index("ix_sales_return_customer_returned")
 

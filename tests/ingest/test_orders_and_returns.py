@@ -198,3 +198,39 @@ def test_a_return_of_an_order_that_predates_the_data_is_kept_flagged_unlinked(db
     assert (r.unlinked, r.original_order_ref, r.refund_minor, r.order_id) == (True, "2019-000123", 4000, None)
     assert r.customer_id is not None
     assert ok(ingest(db, "returns", ret)).outcomes[0].status == "unchanged"
+
+
+def test_a_stale_order_update_delivered_late_is_ignored(db):
+    seed_reference(db)
+    newer = order("O1", updated_at="2026-11-02T10:00:00Z", status="cancelled")
+    older = order("O1", updated_at="2026-11-01T10:00:00Z", discount="10")
+    ok(ingest(db, "orders", newer))
+    out = ok(ingest(db, "orders", older)).outcomes[0]
+    assert out.status == "unchanged" and "stale" in out.warnings[0]
+    with db.read() as s:
+        assert s.scalars(select(Order.discount_minor)).one() == 0
+
+
+def test_a_refund_that_arrives_before_its_order_is_linked_when_the_order_lands(db):
+    seed_reference(db)
+    ret = {"source": "shopify", "id": "refund-1", "order_id": "W9", "channel": "online", "currency": "EUR",
+           "returned_at": "2026-11-05T10:00:00Z", "customer": {"email": "late@example.com"},
+           "lines": [{"sku": "SCARF-SILK", "quantity": 1, "refund": "45.50"}]}  # fmt: skip
+    assert ok(ingest(db, "returns", ret)).outcomes[0].warnings
+    ok(ingest(db, "orders", order("W9", source="shopify", channel="online", store=None,
+                                  customer={"email": "late@example.com"},
+                                  lines=[{"sku": "SCARF-SILK", "quantity": 2, "unit_price": "45.50"}])))  # fmt: skip
+    with db.read() as s:
+        r = s.scalars(select(Return)).one()
+        line = s.scalars(select(ReturnLine)).one()
+        o = s.scalars(select(Order)).one()
+    assert (r.unlinked, r.order_id) == (False, o.id) and line.order_line_id is not None
+
+
+def test_returns_trust_the_line_id_over_a_renamed_sku_and_allow_a_cent_of_rounding(db):
+    _bought_online(db)
+    ret = {"source": "shopify", "id": "refund-2", "order_id": "W1", "channel": "online", "currency": "EUR",
+           "returned_at": "2026-11-05T10:00:00Z",
+           "lines": [{"order_line": "L1", "sku": "SCARF-SILK-V2", "quantity": 1, "refund": "45.51"}]}  # fmt: skip
+    out = ok(ingest(db, "returns", ret)).outcomes[0]
+    assert out.status == "created" and "was sold as SCARF-SILK" in out.warnings[0]

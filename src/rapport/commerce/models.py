@@ -38,6 +38,8 @@ class Order(Base):
     total_minor: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default="placed")
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The source's own last-modified time: an older version delivered late is ignored.
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -63,6 +65,7 @@ class Return(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_sales_return_customer_returned", "customer_id", "returned_at"),
+        Index("ix_sales_return_waiting", "original_order_source", "original_order_ref"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -76,7 +79,8 @@ class Return(Base):
     refund_minor: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str | None] = mapped_column(String(500))
     unlinked: Mapped[bool] = mapped_column(Boolean, default=False)
-    #: The original order reference the source gave, kept even when it could not be linked.
+    #: The original order as the source referred to it, kept so a late order can still be linked.
+    original_order_source: Mapped[str | None] = mapped_column(String(64))
     original_order_ref: Mapped[str | None] = mapped_column(String(100))
     returned_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

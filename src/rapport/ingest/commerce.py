@@ -123,6 +123,7 @@ def upsert_orders(session: Session, items: Sequence[tuple[int, OrderRecord]]) ->
             "associate_id": associates.get(r.associate) if r.associate else None, "currency": r.currency,
             "subtotal_minor": p.subtotal, "discount_minor": p.discount, "tax_minor": p.tax,
             "shipping_minor": p.shipping, "total_minor": p.total, "status": r.status, "placed_at": r.placed_at,
+            "source_updated_at": r.updated_at,
         }  # fmt: skip
         known = existing.get((r.source, r.id))
         if known is None:
@@ -149,11 +150,54 @@ def upsert_orders(session: Session, items: Sequence[tuple[int, OrderRecord]]) ->
                 if r.status == "cancelled":
                     entries.append(_cancel_entry(r, row, order_id, now))
         bulk_insert(session, LINE, line_rows)
+        _link_waiting_returns(session, {key: order_id for key, order_id in zip(new, ids, strict=True)})
     for index, _r in good:
         if outcomes.get(index) is None:
             outcomes[index] = Outcome("unchanged")
     timeline.append(session, entries)
     return outcomes
+
+
+def _link_waiting_returns(session: Session, orders: dict[tuple[str, str], int]) -> None:
+    """Returns that arrived before their order (a webhook retried late) are linked once it lands."""
+    waiting: list[dict[str, Any]] = []
+    keys = list(orders)
+    for i in range(0, len(keys), 500):
+        waiting.extend(
+            dict(r)
+            for r in session.execute(
+                select(RETURN).where(
+                    RETURN.c.unlinked.is_(True),
+                    tuple_(RETURN.c.original_order_source, RETURN.c.original_order_ref).in_(keys[i : i + 500]),
+                )
+            ).mappings()
+        )
+    for ret in waiting:
+        order_id = orders[(ret["original_order_source"], ret["original_order_ref"])]
+        order_lines = [dict(x) for x in session.execute(select(LINE).where(LINE.c.order_id == order_id)).mappings()]
+        ret_lines = [dict(x) for x in session.execute(select(RETURN_LINE).where(RETURN_LINE.c.return_id == ret["id"])).mappings()]
+        left = {x["id"]: x["quantity"] for x in order_lines}
+        links: list[tuple[int, int]] = []
+        for rl in ret_lines:
+            match = next(
+                (x for x in order_lines if x["product_id"] == rl["product_id"] and left[x["id"]] >= rl["quantity"]), None
+            )
+            if match is None:
+                break
+            left[match["id"]] -= rl["quantity"]
+            links.append((rl["id"], match["id"]))
+        if len(links) != len(ret_lines):
+            continue  # does not fit the order: stays flagged for a person to look at
+        for return_line_id, order_line_id in links:
+            session.execute(
+                update(RETURN_LINE).where(RETURN_LINE.c.id == return_line_id).values(order_line_id=order_line_id)
+            )
+        customer_id = session.scalar(select(ORDER.c.customer_id).where(ORDER.c.id == order_id))
+        session.execute(
+            update(RETURN)
+            .where(RETURN.c.id == ret["id"])
+            .values(order_id=order_id, unlinked=False, customer_id=ret["customer_id"] or customer_id)
+        )
 
 
 def _existing_orders(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -177,6 +221,11 @@ def _update_order(
     entries: list[dict[str, Any]],
 ) -> Outcome:
     order_id = known["id"]
+    stored_at = known["source_updated_at"]
+    if r.updated_at is not None and stored_at is not None and r.updated_at < stored_at:
+        return Outcome("unchanged", order_id, warnings=[f"stale: a version from {stored_at.isoformat()} is stored"])
+    if r.updated_at is None:
+        row = {**row, "source_updated_at": stored_at}
     changes = {k: v for k, v in row.items() if k not in ("source", "external_id") and known[k] != v}
     if known["status"] == "cancelled" and r.status == "placed":
         changes.pop("status", None)  # a late 'placed' replay never revives a cancelled order
@@ -289,6 +338,7 @@ def record_returns(session: Session, items: Sequence[tuple[int, ReturnRecord]]) 
             "customer_id": cid, "channel": r.channel, "location_id": stores.get(r.store) if r.store else None,
             "currency": r.currency, "refund_minor": sum(x["refund_minor"] for x in lines), "reason": r.reason,
             "unlinked": order is None, "original_order_ref": r.order_id, "returned_at": r.returned_at,
+            "original_order_source": (r.order_source or r.source) if r.order_id else None,
         }  # fmt: skip
         plans.append((index, r, row, lines, warnings))
     mapping = resolver.flush()
@@ -319,6 +369,7 @@ def _link_lines(
     r: ReturnRecord, order_lines: list[dict[str, Any]], returned: dict[int, int]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     out = []
+    warnings: list[str] = []
     taken: dict[int, int] = defaultdict(int)  # units this record returns, per order line
     for n, line in enumerate(r.lines):
         if line.order_line:
@@ -327,10 +378,8 @@ def _link_lines(
                 raise FieldIdentifierError(
                     f"lines.{n}.order_line", f"order {r.order_id} has no line {line.order_line!r}"
                 )
-            if match["sku"] != line.sku:
-                raise FieldIdentifierError(
-                    f"lines.{n}.sku", f"line {line.order_line} of order {r.order_id} is {match['sku']}"
-                )
+            if match["sku"] != line.sku:  # the line id decides; SKUs get renamed between sale and return
+                warnings.append(f"lines.{n}.sku: line {line.order_line} was sold as {match['sku']}, not {line.sku}")
         else:
             candidates = [x for x in order_lines if x["sku"] == line.sku]
             if not candidates:
@@ -356,7 +405,7 @@ def _link_lines(
                 refund = to_minor(line.refund, r.currency)
             except MoneyError as exc:
                 raise FieldIdentifierError(f"lines.{n}.refund", str(exc)) from None
-            if refund > most:
+            if refund > most + line.quantity:  # a minor unit per unit of rounding is normal
                 raise FieldIdentifierError(f"lines.{n}.refund", f"refund is more than the {most} paid for these units")
         taken[match["id"]] += line.quantity
         out.append(
@@ -369,7 +418,7 @@ def _link_lines(
         )
     for line_id, qty in taken.items():  # only once the whole record is valid: later records see it
         returned[line_id] += qty
-    return out, []
+    return out, warnings
 
 
 def _unlinked_lines(

@@ -13,6 +13,7 @@ from rapport import clock
 from rapport.customers import timeline
 from rapport.customers.models import Address, Consent, Customer, Milestone, Note, Relationship
 from rapport.db import bulk_insert, table_of
+from rapport.identity import candidates
 from rapport.identity.normalize import IdentifierError, name_key, normalize_phone
 from rapport.identity.resolve import Claim, Resolver, email_key, external_key, phone_key
 from rapport.ingest import lookups
@@ -173,6 +174,8 @@ def upsert_customers(
     timeline.append(session, [{**e, "customer_id": real(e["customer_id"])} for e in events])
 
     changed_ids = {row["_id"] for row in changed}
+    fresh = {real(cid) for cid in created if resolver.follow(cid) == cid}
+    candidates.scan(session, sorted(fresh | changed_ids))
     for index, _record in good:
         cid = real(resolver.follow(target[index]))
         if index in outcomes:  # pending review

@@ -324,6 +324,9 @@ class OrderRecord(Record):
     shipping: Amount = Decimal(0)
     #: As the source computed it; derived from the lines when absent.
     total: Amount | None = None
+    #: The source's last-modified time. A version older than the one stored is ignored
+    #: (webhook retries deliver stale payloads late).
+    updated_at: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _unique_line_ids(self) -> OrderRecord:

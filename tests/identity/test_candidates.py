@@ -1,0 +1,55 @@
+"""Probable duplicates go to a review list with a score and reasons — never merged silently."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from rapport.customers.models import Customer
+from rapport.identity.models import MatchCandidate
+from tests.factories import ingest, ok
+
+
+def person(pid, first, last, **extra):
+    return {"source": "pos", "id": pid, "first_name": first, "last_name": last, **extra}
+
+
+def candidates(db):
+    with db.read() as s:
+        return s.scalars(select(MatchCandidate).order_by(MatchCandidate.id)).all()
+
+
+def test_a_typo_in_the_name_with_the_same_birth_date_and_address_is_proposed_not_merged(db):
+    home = [{"line1": "12 Rue du Bac", "postal_code": "75007", "country": "FR"}]
+    ok(ingest(db, "customers", person("1", "Françoise", "Lemaire", birth_date="1971-02-03", addresses=home,
+                                      emails=["fl@example.com"])))
+    ok(ingest(db, "customers", person("2", "Francoise", "Lemaitre", birth_date="1971-02-03", addresses=home,
+                                      emails=["francoise.lemaitre@example.org"])))
+    [c] = candidates(db)
+    assert c.status == "pending" and c.score >= 90
+    assert any("alike" in r for r in c.reasons)
+    assert "same birth date 1971-02-03" in c.reasons
+    assert any(r.startswith("same address 12 rue du bac") for r in c.reasons)
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Customer).where(Customer.status == "active")) == 2
+
+
+def test_a_phone_one_digit_off_with_the_same_name_is_proposed(db):
+    ok(ingest(db, "customers", person("1", "Marco", "Rossi", phones=["+39 333 123 4567"])))
+    ok(ingest(db, "customers", person("2", "Marco", "Rossi", phones=["+39 333 123 4568"])))
+    [c] = candidates(db)
+    assert any("differ by one digit" in r for r in c.reasons)
+
+
+def test_same_name_alone_or_similar_evidence_with_different_names_is_not_a_candidate(db):
+    ok(ingest(db, "customers", person("1", "John", "Smith", birth_date="1980-01-01")))
+    ok(ingest(db, "customers", person("2", "John", "Smith", birth_date="1991-07-07")))
+    ok(ingest(db, "customers", person("3", "Mary", "Jones", birth_date="1980-01-01")))
+    assert candidates(db) == []
+
+
+def test_a_candidate_found_in_the_same_batch_is_proposed_once(db):
+    home = [{"line1": "1 Main St", "postal_code": "10001", "country": "US"}]
+    ok(ingest(db, "customers",
+              person("1", "Aisha", "Khan", birth_date="1990-09-09", addresses=home),
+              person("2", "Aysha", "Khan", birth_date="1990-09-09", addresses=home)))
+    assert len(candidates(db)) == 1
