@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:16:57.312922
+Create Date: 2026-11-23 15:35:08.703062
 """
 
 from collections.abc import Sequence
@@ -123,8 +123,16 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("first_name", sa.String(length=100), nullable=True),
         sa.Column("last_name", sa.String(length=100), nullable=True),
-        sa.Column("first_name_key", sa.String(length=100), nullable=True),
-        sa.Column("last_name_key", sa.String(length=100), nullable=True),
+        sa.Column(
+            "first_name_key",
+            sa.String(length=100).with_variant(sa.String(length=100, collation="C"), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "last_name_key",
+            sa.String(length=100).with_variant(sa.String(length=100, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("birth_date", sa.Date(), nullable=True),
         sa.Column("language", sa.String(length=16), nullable=True),
         sa.Column("city", sa.String(length=100), nullable=True),
@@ -262,7 +270,11 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("namespace", sa.String(length=64), nullable=False),
         sa.Column("value", sa.String(length=320), nullable=False),
-        sa.Column("search_key", sa.String(length=320), nullable=False),
+        sa.Column(
+            "search_key",
+            sa.String(length=320).with_variant(sa.String(length=320, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("verified", sa.Boolean(), nullable=False),
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("created_at", rapport.db.UTCDateTime(timezone=True), nullable=False),

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -9,9 +14,30 @@ from fastapi.responses import JSONResponse
 from rapport import __version__
 from rapport.errors import InvalidRecord, RapportError
 
+log = logging.getLogger(__name__)
+
+
+def _warm_search() -> None:
+    """Build the search vocabulary in the background so the first search at the counter is fast."""
+    from rapport.customers.search import warm_vocabulary
+    from rapport.db import get_database
+
+    try:
+        with get_database().read() as session:
+            warm_vocabulary(session)
+    except Exception:  # an unmigrated database must not stop the app from starting
+        log.warning("search vocabulary not warmed at start-up", exc_info=True)
+
+
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    threading.Thread(target=_warm_search, name="warm-search", daemon=True).start()
+    yield
+
 
 def create_app() -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="Rapport",
         version=__version__,
         description="Omnichannel clienteling: one client record across channels, in the associate's hand.",

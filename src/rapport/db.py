@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, Table, create_engine, event
+from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, String, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -38,6 +38,15 @@ class Base(DeclarativeBase):
 
 #: Primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+def SearchKey(length: int) -> String:  # noqa: N802 - reads like a type
+    """Text searched by prefix ranges (``key >= p AND key < p || U+10FFFF``).
+
+    On PostgreSQL the column uses the "C" collation so byte order, range scans and the btree
+    index agree whatever locale the database was created with.
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
+
+
 #: Free-form documents: JSONB on PostgreSQL.
 Json = JSON().with_variant(JSONB(), "postgresql")
 

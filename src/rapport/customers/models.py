@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from rapport.db import Base, BigId, Json, UTCDateTime
+from rapport.db import Base, BigId, Json, SearchKey, UTCDateTime
 
 CONSENT_CHANNELS = ("email", "sms", "whatsapp", "phone")
 CUSTOMER_STATUSES = ("active", "merged")
@@ -21,8 +21,8 @@ class Customer(Base):
     first_name: Mapped[str | None] = mapped_column(String(100))
     last_name: Mapped[str | None] = mapped_column(String(100))
     #: Lower-case, accent-free name parts: what search and fuzzy matching compare.
-    first_name_key: Mapped[str | None] = mapped_column(String(100), index=True)
-    last_name_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    first_name_key: Mapped[str | None] = mapped_column(SearchKey(100), index=True)
+    last_name_key: Mapped[str | None] = mapped_column(SearchKey(100), index=True)
     birth_date: Mapped[date | None] = mapped_column(Date, index=True)
     language: Mapped[str | None] = mapped_column(String(16))
     city: Mapped[str | None] = mapped_column(String(100))

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from rapport.db import Base, BigId, Json, UTCDateTime
+from rapport.db import Base, BigId, Json, SearchKey, UTCDateTime
 
 IDENTIFIER_KINDS = ("email", "phone", "external")
 
@@ -32,7 +32,7 @@ class Identifier(Base):
     kind: Mapped[str] = mapped_column(String(16))
     namespace: Mapped[str] = mapped_column(String(64), default="")
     value: Mapped[str] = mapped_column(String(320))
-    search_key: Mapped[str] = mapped_column(String(320))
+    search_key: Mapped[str] = mapped_column(SearchKey(320))
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
