@@ -54,6 +54,25 @@ def entry(
     }
 
 
+def recorded(session: Session, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (source, external id) pairs are already on a timeline (indexed look-ups per source)."""
+    by_source: dict[str, list[str]] = {}
+    for source, external_id in dict.fromkeys(keys):
+        by_source.setdefault(source, []).append(external_id)
+    found: set[tuple[str, str]] = set()
+    for source, ids in by_source.items():
+        for i in range(0, len(ids), 900):
+            found.update(
+                (source, external_id)
+                for external_id in session.scalars(
+                    select(TIMELINE.c.external_id).where(
+                        TIMELINE.c.source == source, TIMELINE.c.external_id.in_(ids[i : i + 900])
+                    )
+                )
+            )
+    return found
+
+
 def append(session: Session, entries: Sequence[dict[str, Any]]) -> int:
     """Insert entries; those already recorded (same source and external id) are skipped.
 
@@ -66,17 +85,7 @@ def append(session: Session, entries: Sequence[dict[str, Any]]) -> int:
         fresh.setdefault((e["source"], e["external_id"]), e)
     if not fresh:
         return 0
-    by_source: dict[str, list[str]] = {}
-    for source, external_id in fresh:
-        by_source.setdefault(source, []).append(external_id)
-    for source, ids in by_source.items():
-        for i in range(0, len(ids), 900):
-            known = session.execute(
-                select(TIMELINE.c.external_id).where(
-                    TIMELINE.c.source == source, TIMELINE.c.external_id.in_(ids[i : i + 900])
-                )
-            ).scalars()
-            for external_id in known:
-                fresh.pop((source, external_id), None)
+    for key in recorded(session, list(fresh)):
+        fresh.pop(key, None)
     bulk_insert(session, TIMELINE, list(fresh.values()))
     return len(fresh)

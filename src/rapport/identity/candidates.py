@@ -31,6 +31,8 @@ CUSTOMER, ADDRESS, IDENT = table_of(Customer), table_of(Address), table_of(Ident
 THRESHOLD = 70
 #: Names must be at least this alike (rapidfuzz token-sort ratio, 0-100) to be considered.
 NAME_FLOOR = 80
+#: At most this many proposals per new client (the best-scoring ones).
+PER_CLIENT = 3
 _POOL_LIMIT = 2000
 
 
@@ -135,7 +137,7 @@ def score_pair(a: _Person, b: _Person) -> tuple[int, list[str]]:
             (p, q)
             for p in a.phones
             for q in b.phones
-            if p != q and Levenshtein.distance(_digits(p), _digits(q), weights=(1, 1, 1)) <= 1
+            if (p != q and Levenshtein.distance(_digits(p), _digits(q), weights=(1, 1, 1)) <= 1)
             or (p != q and _transposed(_digits(p), _digits(q)))
         ),
         None,
@@ -168,24 +170,48 @@ def _transposed(p: str, q: str) -> bool:
     return len(diff) == 2 and diff[1] == diff[0] + 1 and p[diff[0]] == q[diff[1]] and p[diff[1]] == q[diff[0]]
 
 
+def _blocks(person: _Person) -> list[tuple[Any, ...]]:
+    """The keys two records must share before they are compared at all (blocking)."""
+    keys: list[tuple[Any, ...]] = []
+    if person.birth_date:
+        keys.append(("born", person.birth_date))
+    keys.extend(("postal", country, postal) for country, postal, _ in person.addresses)
+    if " " in person.name:
+        keys.append(("name", person.name))
+    return keys
+
+
 def scan(session: Session, customer_ids: Iterable[int]) -> int:
-    """Look for probable duplicates of these clients; add new pairs to the review list. Returns how many."""
+    """Look for probable duplicates of these clients; add new pairs to the review list. Returns how many.
+
+    Only records sharing a blocking key (birth date, postal code, exact name) are compared, so the
+    work grows with the size of those groups, not with the square of the batch.
+    """
     new = _load(session, customer_ids)
     if not new:
         return 0
-    others = _load(session, _pool(session, new))
+    everyone = {**_load(session, _pool(session, new)), **new}
+    groups: dict[tuple[Any, ...], list[_Person]] = defaultdict(list)
+    for person in everyone.values():
+        for key in _blocks(person):
+            groups[key].append(person)
     pairs: dict[tuple[int, int], tuple[int, list[str]]] = {}
-    by_id = {**others, **new}
     for person in new.values():
-        for other in by_id.values():
-            if other.id == person.id:
-                continue
-            key = (min(person.id, other.id), max(person.id, other.id))
-            if key in pairs:
-                continue
-            score, reasons = score_pair(person, other)
-            if score >= THRESHOLD:
-                pairs[key] = (score, reasons)
+        compared: set[int] = {person.id}
+        found: list[tuple[int, int, list[str]]] = []
+        for key in _blocks(person):
+            for other in groups[key]:
+                if other.id in compared:
+                    continue
+                compared.add(other.id)
+                pair = (min(person.id, other.id), max(person.id, other.id))
+                if pair in pairs:
+                    continue
+                score, reasons = score_pair(person, other)
+                if score >= THRESHOLD:
+                    found.append((score, other.id, reasons))
+        for score, other_id, reasons in sorted(found, key=lambda f: (-f[0], f[1]))[:PER_CLIENT]:
+            pairs[(min(person.id, other_id), max(person.id, other_id))] = (score, reasons)
     if not pairs:
         return 0
     now = clock.now()

@@ -20,7 +20,7 @@ from rapport.settings import get_settings
 
 router = APIRouter(prefix="/ingest", tags=["ingest"])
 
-_STATUS_CODE = {"created": 201, "updated": 200, "unchanged": 200, "pending": 202}
+_STATUS_CODE = {"created": 201, "updated": 200, "unchanged": 200}
 
 
 def _schema_ref(kind: str) -> dict[str, Any]:

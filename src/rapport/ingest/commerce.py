@@ -175,12 +175,15 @@ def _link_waiting_returns(session: Session, orders: dict[tuple[str, str], int]) 
     for ret in waiting:
         order_id = orders[(ret["original_order_source"], ret["original_order_ref"])]
         order_lines = [dict(x) for x in session.execute(select(LINE).where(LINE.c.order_id == order_id)).mappings()]
-        ret_lines = [dict(x) for x in session.execute(select(RETURN_LINE).where(RETURN_LINE.c.return_id == ret["id"])).mappings()]
+        ret_lines = [
+            dict(x) for x in session.execute(select(RETURN_LINE).where(RETURN_LINE.c.return_id == ret["id"])).mappings()
+        ]
         left = {x["id"]: x["quantity"] for x in order_lines}
         links: list[tuple[int, int]] = []
         for rl in ret_lines:
             match = next(
-                (x for x in order_lines if x["product_id"] == rl["product_id"] and left[x["id"]] >= rl["quantity"]), None
+                (x for x in order_lines if x["product_id"] == rl["product_id"] and left[x["id"]] >= rl["quantity"]),
+                None,
             )
             if match is None:
                 break

@@ -108,6 +108,7 @@ def upsert_customers(
     resolver.prefetch(c.key for i, _ in good for c in claims[i])
 
     # 2. Who is who.
+    review: dict[int, list[str]] = {}  # records that touched someone else's identifiers
     touched: dict[int, bool] = defaultdict(bool)
     target: dict[int, int] = {}
     created: set[int] = set()
@@ -120,7 +121,7 @@ def upsert_customers(
         elif res.merged or res.claimed:
             touched[res.customer_id] = True
         if res.conflict:
-            outcomes[index] = Outcome("pending", warnings=[f"not merged, sent to review: {res.conflict}"])
+            review[index] = [f"not merged, sent to review: {res.conflict}"]
 
     # 3. Current state of existing clients and their child rows, in one query per table.
     existing_ids = sorted({resolver.follow(t) for t in target.values() if resolver.follow(t) > 0})
@@ -178,17 +179,13 @@ def upsert_customers(
     candidates.scan(session, sorted(fresh | changed_ids))
     for index, _record in good:
         cid = real(resolver.follow(target[index]))
-        if index in outcomes:  # pending review
-            outcomes[index].id = cid
-            outcomes[index].status = "updated"
-            continue
         if target[index] in created:
             status = "created"
-        elif cid in changed_ids or touched[resolver.follow(target[index])]:
+        elif cid in changed_ids or touched[resolver.follow(target[index])] or index in review:
             status = "updated"
         else:
             status = "unchanged"
-        outcomes[index] = Outcome(status, cid)
+        outcomes[index] = Outcome(status, cid, warnings=review.get(index, []))
     return outcomes
 
 

@@ -10,7 +10,7 @@ from rapport.errors import FieldError
 
 @dataclass
 class Outcome:
-    status: str  # created | updated | unchanged | rejected
+    status: str  # created | updated | unchanged | rejected  (warnings say what else happened)
     id: int | None = None
     errors: list[FieldError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

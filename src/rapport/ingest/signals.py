@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from rapport.customers import timeline
@@ -37,15 +37,7 @@ def record_events(session: Session, items: Sequence[tuple[int, EventRecord]]) ->
     stores = lookups.location_ids(session, (r.store for _, r in items))
     associates = lookups.associate_ids(session, (r.associate for _, r in items))
     keys = [(r.source, r.effective_id()) for _, r in items]
-    seen: set[tuple[str, str]] = set()
-    for i in range(0, len(keys), 500):
-        seen.update(
-            session.execute(
-                select(TL.c.source, TL.c.external_id).where(
-                    tuple_(TL.c.source, TL.c.external_id).in_(keys[i : i + 500])
-                )
-            ).all()
-        )
+    seen = timeline.recorded(session, keys)
 
     resolver = Resolver(session)
     claims: dict[int, list[Claim]] = {}
