@@ -17,8 +17,8 @@ from datetime import date
 from typing import Any
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import Levenshtein
-from sqlalchemy import or_, select, tuple_
+from rapidfuzz.distance import OSA
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from rapport import clock
@@ -33,7 +33,9 @@ THRESHOLD = 70
 NAME_FLOOR = 80
 #: At most this many proposals per new client (the best-scoring ones).
 PER_CLIENT = 3
-_POOL_LIMIT = 2000
+#: Blocks larger than this (a very common name, a dense postal code) are skipped: sharing them says
+#: little, and the other blocks (birth date above all) still bring those pairs together.
+MAX_BLOCK = 100
 
 
 @dataclass
@@ -41,6 +43,8 @@ class _Person:
     id: int
     name: str
     birth_date: date | None
+    name_keys: tuple[str, str] | None = None  # (first, last) when both are known
+    postal_raw: set[str] = field(default_factory=set)  # postal codes as stored, for look-ups
     addresses: set[tuple[str, str, str]] = field(default_factory=set)  # (country, postal, line1)
     phones: set[str] = field(default_factory=set)
     emails: set[str] = field(default_factory=set)
@@ -60,14 +64,15 @@ def _load(session: Session, ids: Iterable[int]) -> dict[int, _Person]:
                 CUSTOMER.c.id.in_(chunk), CUSTOMER.c.status == "active"
             )
         ):
-            people[cid] = _Person(cid, " ".join(p for p in (first, last) if p), born)
+            people[cid] = _Person(cid, _name(first, last), born, (first, last) if first and last else None)
         for cid, country, postal, line1 in session.execute(
             select(ADDRESS.c.customer_id, ADDRESS.c.country, ADDRESS.c.postal_code, ADDRESS.c.line1).where(
                 ADDRESS.c.customer_id.in_(chunk)
             )
         ):
             if cid in people and postal:
-                people[cid].addresses.add((country or "", postal.replace(" ", "").upper(), (line1 or "").lower()))
+                people[cid].addresses.add((country or "", _postal(postal), (line1 or "").lower()))
+                people[cid].postal_raw.add(postal)
         for cid, kind, value in session.execute(
             select(IDENT.c.customer_id, IDENT.c.kind, IDENT.c.value).where(
                 IDENT.c.customer_id.in_(chunk), IDENT.c.kind.in_(("phone", "email"))
@@ -78,42 +83,100 @@ def _load(session: Session, ids: Iterable[int]) -> dict[int, _Person]:
     return people
 
 
-def _pool(session: Session, new: dict[int, _Person]) -> set[int]:
-    """Clients worth comparing with: same birth date, same postal code, or the same name."""
-    found: set[int] = set()
-    births = sorted({p.birth_date for p in new.values() if p.birth_date})
+def _blocks(person: _Person) -> set[tuple[Any, ...]]:
+    """Keys two records must share before they are compared at all (blocking)."""
+    keys: set[tuple[Any, ...]] = set()
+    if person.birth_date:
+        keys.add(("born", person.birth_date))
+    if person.name_keys:
+        keys.update(("postal", postal, person.name_keys[1][:1]) for _, postal, _ in person.addresses)
+        keys.add(("name", *person.name_keys))
+    return keys
+
+
+def _pool(session: Session, new: dict[int, _Person]) -> dict[tuple[Any, ...], list[tuple[int, str]]]:
+    """Existing clients sharing a block with a new one, as (id, name) only: cheap to fetch.
+
+    Block sizes are counted first (GROUP BY) and blocks over ``MAX_BLOCK`` are never fetched, so a
+    batch costs the same whether the table holds ten thousand clients or ten million.
+    """
+    blocks = {key for p in new.values() for key in _blocks(p)}
+    groups: dict[tuple[Any, ...], list[tuple[int, str]]] = defaultdict(list)
+    first, last = CUSTOMER.c.first_name_key, CUSTOMER.c.last_name_key
+    active = CUSTOMER.c.status == "active"
+    initial = func.substr(last, 1, 1)
+
+    births = sorted(k[1] for k in blocks if k[0] == "born")
     for chunk in _chunks(births):
-        found.update(
-            session.scalars(
-                select(CUSTOMER.c.id)
-                .where(CUSTOMER.c.birth_date.in_(chunk), CUSTOMER.c.status == "active")
-                .limit(_POOL_LIMIT)
+        small = [
+            born
+            for born, n in session.execute(
+                select(CUSTOMER.c.birth_date, func.count())
+                .where(CUSTOMER.c.birth_date.in_(chunk), active)
+                .group_by(CUSTOMER.c.birth_date)
             )
+            if n <= MAX_BLOCK
+        ]
+        if small:
+            for cid, f, la, born in session.execute(
+                select(CUSTOMER.c.id, first, last, CUSTOMER.c.birth_date).where(
+                    CUSTOMER.c.birth_date.in_(small), active
+                )
+            ):
+                groups[("born", born)].append((cid, _name(f, la)))
+
+    # Plain indexed IN lists (row-value IN with an expression defeats SQLite's indexes);
+    # the second part of each block key is filtered alongside.
+    wanted_postal = {(raw, p.name_keys[1][:1]) for p in new.values() if p.name_keys for raw in p.postal_raw}
+    for chunk in _chunks(sorted({raw for raw, _ in wanted_postal})):
+        counted = (
+            select(ADDRESS.c.postal_code, initial, func.count())
+            .join(CUSTOMER, ADDRESS.c.customer_id == CUSTOMER.c.id)
+            .where(ADDRESS.c.postal_code.in_(chunk), active)
+            .group_by(ADDRESS.c.postal_code, initial)
         )
-    postals = sorted({a[1] for p in new.values() for a in p.addresses})
-    for chunk in _chunks(postals):
-        found.update(
-            session.scalars(select(ADDRESS.c.customer_id).where(ADDRESS.c.postal_code.in_(chunk)).limit(_POOL_LIMIT))
-        )
-    names = sorted({tuple(p.name.split(" ", 1)) for p in new.values() if " " in p.name})
-    for chunk in _chunks(names):
-        found.update(
-            session.scalars(
-                select(CUSTOMER.c.id)
-                .where(tuple_(CUSTOMER.c.first_name_key, CUSTOMER.c.last_name_key).in_(chunk))
-                .where(CUSTOMER.c.status == "active")
-                .limit(_POOL_LIMIT)
+        small_pairs = {(postal, i) for postal, i, n in session.execute(counted) if n <= MAX_BLOCK} & wanted_postal
+        if small_pairs:
+            for cid, f, la, postal in session.execute(
+                select(CUSTOMER.c.id, first, last, ADDRESS.c.postal_code)
+                .join(ADDRESS, ADDRESS.c.customer_id == CUSTOMER.c.id)
+                .where(ADDRESS.c.postal_code.in_(sorted({p for p, _ in small_pairs})), active)
+            ):
+                if (postal, (la or "")[:1]) in small_pairs:
+                    groups[("postal", _postal(postal), (la or "")[:1])].append((cid, _name(f, la)))
+
+    wanted_names = {(k[1], k[2]) for k in blocks if k[0] == "name"}
+    for chunk in _chunks(sorted({la for _, la in wanted_names})):
+        counted_names = select(first, last, func.count()).where(last.in_(chunk), active).group_by(first, last)
+        small_names = {(f, la) for f, la, n in session.execute(counted_names) if n <= MAX_BLOCK} & wanted_names
+        if small_names:
+            rows = session.execute(
+                select(CUSTOMER.c.id, first, last).where(
+                    last.in_(sorted({la for _, la in small_names})),
+                    first.in_(sorted({f for f, _ in small_names})),
+                    active,
+                )
             )
-        )
-    return found
+            for cid, f, la in rows:
+                if (f, la) in small_names:
+                    groups[("name", f, la)].append((cid, _name(f, la)))
+    return groups
 
 
-def _digits(phone: str) -> str:
-    return "".join(ch for ch in phone if ch.isdigit())
+def _postal(raw: str) -> str:
+    return raw.replace(" ", "").upper()
+
+
+def _name(first: str | None, last: str | None) -> str:
+    return " ".join(p for p in (first, last) if p)
 
 
 def score_pair(a: _Person, b: _Person) -> tuple[int, list[str]]:
-    """0-99 and the reasons a reviewer reads. Names alike are necessary, never sufficient."""
+    """0-99 and the reasons a reviewer reads. Names alike are necessary, never sufficient.
+
+    Evidence is checked cheapest first; a phone or email "one typo apart" uses the optimal
+    string alignment distance (an adjacent swap counts as one edit), with a cutoff.
+    """
     if not a.name or not b.name:
         return 0, []
     similarity = fuzz.token_sort_ratio(a.name, b.name)
@@ -125,60 +188,25 @@ def score_pair(a: _Person, b: _Person) -> tuple[int, list[str]]:
         evidence += 1
         reasons.append(f"same birth date {a.birth_date.isoformat()}")
     for country, postal, line1 in a.addresses:
-        match = next(
-            (x for x in b.addresses if x[0] == country and x[1] == postal and fuzz.ratio(x[2], line1) >= 85), None
-        )
-        if match is not None:
+        if any(x[0] == country and x[1] == postal and fuzz.ratio(x[2], line1) >= 85 for x in b.addresses):
             evidence += 1
             reasons.append(f"same address {line1}, {postal} {country}".strip())
             break
-    phone_pair = next(
-        (
-            (p, q)
-            for p in a.phones
-            for q in b.phones
-            if (p != q and Levenshtein.distance(_digits(p), _digits(q), weights=(1, 1, 1)) <= 1)
-            or (p != q and _transposed(_digits(p), _digits(q)))
-        ),
-        None,
-    )
-    if phone_pair:
-        evidence += 1
-        reasons.append(f"phones {phone_pair[0]} and {phone_pair[1]} differ by one digit")
-    email_pair = next(
-        (
-            (e, f)
-            for e in a.emails
-            for f in b.emails
-            if e != f and e.split("@")[1] == f.split("@")[1] and Levenshtein.distance(e, f) <= 2
-        ),
-        None,
-    )
-    if email_pair:
-        evidence += 1
-        reasons.append(f"emails {email_pair[0]} and {email_pair[1]} one typo apart")
+    for p in a.phones:
+        q = next((q for q in b.phones if p != q and OSA.distance(p, q, score_cutoff=1) <= 1), None)
+        if q is not None:
+            evidence += 1
+            reasons.append(f"phones {p} and {q} differ by one digit")
+            break
+    for e in a.emails:
+        f = next((f for f in b.emails if e != f and OSA.distance(e, f, score_cutoff=2) <= 2), None)
+        if f is not None and e.rpartition("@")[2] == f.rpartition("@")[2]:
+            evidence += 1
+            reasons.append(f"emails {e} and {f} one typo apart")
+            break
     if evidence == 0:
         return 0, []
-    score = min(99, round(similarity * 0.6) + 20 * evidence)
-    return score, reasons
-
-
-def _transposed(p: str, q: str) -> bool:
-    if len(p) != len(q):
-        return False
-    diff = [i for i, (x, y) in enumerate(zip(p, q, strict=True)) if x != y]
-    return len(diff) == 2 and diff[1] == diff[0] + 1 and p[diff[0]] == q[diff[1]] and p[diff[1]] == q[diff[0]]
-
-
-def _blocks(person: _Person) -> list[tuple[Any, ...]]:
-    """The keys two records must share before they are compared at all (blocking)."""
-    keys: list[tuple[Any, ...]] = []
-    if person.birth_date:
-        keys.append(("born", person.birth_date))
-    keys.extend(("postal", country, postal) for country, postal, _ in person.addresses)
-    if " " in person.name:
-        keys.append(("name", person.name))
-    return keys
+    return min(99, round(similarity * 0.6) + 20 * evidence), reasons
 
 
 def scan(session: Session, customer_ids: Iterable[int]) -> int:
@@ -190,28 +218,34 @@ def scan(session: Session, customer_ids: Iterable[int]) -> int:
     new = _load(session, customer_ids)
     if not new:
         return 0
-    everyone = {**_load(session, _pool(session, new)), **new}
-    groups: dict[tuple[Any, ...], list[_Person]] = defaultdict(list)
-    for person in everyone.values():
-        for key in _blocks(person):
-            groups[key].append(person)
-    pairs: dict[tuple[int, int], tuple[int, list[str]]] = {}
+    groups = _pool(session, new)
+    # Names first: only pairs whose names are alike enough are worth loading in full.
+    alike: dict[int, set[int]] = defaultdict(set)
     for person in new.values():
-        compared: set[int] = {person.id}
-        found: list[tuple[int, int, list[str]]] = []
         for key in _blocks(person):
-            for other in groups[key]:
-                if other.id in compared:
-                    continue
-                compared.add(other.id)
-                pair = (min(person.id, other.id), max(person.id, other.id))
-                if pair in pairs:
-                    continue
-                score, reasons = score_pair(person, other)
-                if score >= THRESHOLD:
-                    found.append((score, other.id, reasons))
+            members = groups.get(key, ())
+            if len(members) > MAX_BLOCK:
+                continue
+            for other_id, other_name in members:
+                if other_id != person.id and fuzz.token_sort_ratio(person.name, other_name) >= NAME_FLOOR:
+                    alike[person.id].add(other_id)
+    if not alike:
+        return 0
+    everyone = {**_load(session, {o for others in alike.values() for o in others} - set(new)), **new}
+    pairs: dict[tuple[int, int], tuple[int, list[str]]] = {}
+    for person_id, others in alike.items():
+        person = new[person_id]
+        found: list[tuple[int, int, list[str]]] = []
+        for other_id in sorted(others):
+            pair = (min(person_id, other_id), max(person_id, other_id))
+            other = everyone.get(other_id)
+            if other is None or pair in pairs:
+                continue
+            score, reasons = score_pair(person, other)
+            if score >= THRESHOLD:
+                found.append((score, other_id, reasons))
         for score, other_id, reasons in sorted(found, key=lambda f: (-f[0], f[1]))[:PER_CLIENT]:
-            pairs[(min(person.id, other_id), max(person.id, other_id))] = (score, reasons)
+            pairs[(min(person_id, other_id), max(person_id, other_id))] = (score, reasons)
     if not pairs:
         return 0
     now = clock.now()
