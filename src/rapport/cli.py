@@ -38,15 +38,13 @@ def serve(
 
 
 def _print_logins() -> None:
-    try:
-        from rapport.demo.generator import demo_logins
-    except ImportError:
-        return
+    from rapport.demo.generator import demo_logins
+
     logins = demo_logins(get_database())
     if logins:
-        console.print("Demo logins:")
-        for role, email, password in logins:
-            console.print(f"  {role:<18} {email}  /  {password}")
+        console.print("[bold]Demo credentials[/] (local demo data only):")
+        for what, how, secret in logins:
+            console.print(f"  {what}: {how} {secret}")
 
 
 @db_app.command("upgrade")

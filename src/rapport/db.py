@@ -38,13 +38,13 @@ class Base(DeclarativeBase):
 
 #: Primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-def SearchKey(length: int) -> String:  # noqa: N802 - reads like a type
+def SearchKey(length: int) -> String:
     """Text searched by prefix ranges (``key >= p AND key < p || U+10FFFF``).
 
     On PostgreSQL the column uses the "C" collation so byte order, range scans and the btree
     index agree whatever locale the database was created with.
     """
-    return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 #: Free-form documents: JSONB on PostgreSQL.

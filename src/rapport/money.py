@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
@@ -13,6 +14,7 @@ class MoneyError(ValueError):
     pass
 
 
+@lru_cache(maxsize=512)
 def check_currency(code: str) -> str:
     code = (code or "").strip().upper()
     if code not in _CURRENCIES:
@@ -20,6 +22,7 @@ def check_currency(code: str) -> str:
     return code
 
 
+@lru_cache(maxsize=512)
 def precision(currency: str) -> int:
     return int(get_currency_precision(check_currency(currency)))
 
@@ -43,5 +46,6 @@ def from_minor(minor: int, currency: str) -> Decimal:
     return Decimal(minor).scaleb(-precision(currency))
 
 
+@lru_cache(maxsize=32768)
 def format_money(minor: int, currency: str, locale: str = "en_US") -> str:
     return str(format_currency(from_minor(minor, currency), currency, locale=locale))

@@ -47,7 +47,7 @@ def test_accepting_a_candidate_merges_the_pair_and_it_can_be_undone(db, api):
 
 
 def test_rejecting_a_candidate_keeps_two_clients_and_never_proposes_them_again(db, api):
-    a, b = _pair(db)
+    _pair(db)
     cid = api.get("/api/v1/identity/candidates").json()["items"][0]["id"]
     assert api.post(f"/api/v1/identity/candidates/{cid}/reject").json()["status"] == "rejected"
     ok(ingest(db, "customers", {"source": "shopify", "id": "9", "tags": ["vip"]}))
@@ -57,10 +57,11 @@ def test_rejecting_a_candidate_keeps_two_clients_and_never_proposes_them_again(d
 
 def test_manual_merge_errors_are_clear(db, api):
     a, b = _pair(db)
-    assert api.post("/api/v1/identity/merges", json={"survivor_id": a, "loser_id": a, "reason": "dup"}).status_code == 409
+    merges = "/api/v1/identity/merges"
+    assert api.post(merges, json={"survivor_id": a, "loser_id": a, "reason": "dup"}).status_code == 409
     missing = api.post("/api/v1/identity/merges", json={"survivor_id": a, "loser_id": 999, "reason": "dup"})
     assert missing.status_code == 404 and "999" in missing.json()["detail"]
     bad = api.post("/api/v1/identity/merges", json={"survivor_id": a, "loser_id": b})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "reason"
-    assert api.post("/api/v1/identity/merges", json={"survivor_id": a, "loser_id": b, "reason": "same"}).status_code == 201
+    assert api.post(merges, json={"survivor_id": a, "loser_id": b, "reason": "same"}).status_code == 201
     assert api.post("/api/v1/identity/candidates/12345/reject").status_code == 404

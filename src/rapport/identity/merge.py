@@ -163,7 +163,7 @@ def merge_customers(
     for key, child in _CHILD_TABLES.items():
         t = child.table
         col = t.c[child.column]
-        stmt = select(t.c.id).where(col == loser_id)
+        stmt = update(t).where(col == loser_id)
         if child.unique_with:
             clash = t.alias("clash")
             stmt = stmt.where(
@@ -172,10 +172,8 @@ def merge_customers(
                 .where(and_(*(clash.c[c] == t.c[c] for c in child.unique_with)))
                 .exists()
             )
-        ids = list(session.scalars(stmt))
+        ids = sorted(session.scalars(stmt.values({child.column: survivor_id}).returning(t.c.id)))
         if ids:
-            for chunk in _chunks(ids):
-                session.execute(update(t).where(t.c.id.in_(chunk)).values({child.column: survivor_id}))
             moved[key] = ids
 
     # Consent: the newer decision per channel wins, and the survivor's old one is kept for undo.

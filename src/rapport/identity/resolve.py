@@ -86,6 +86,8 @@ class Resolver:
         self.candidates: list[tuple[int, int, int, list[str]]] = []
         self._next_temp = -1
         self.real_ids: dict[int, int] = {}
+        self._stored_verified: dict[int, set[str]] = {}
+        self._claimed_verified: dict[int, set[str]] = {}
 
     # -- reading -------------------------------------------------------------------------
     def prefetch(self, keys: Iterable[Key]) -> None:
@@ -138,12 +140,28 @@ class Resolver:
         owned = self.owners(claims)
         merged: list[int] = []
         conflict = None
+        # A different verified email is a different person: a client reached only through a shared
+        # phone or email, whose verified emails are not this record's, is someone else.
+        mine = {c.key[2] for c in claims if c.key[0] == "email" and c.verified}
+        others: list[tuple[int, Claim]] = []
+        if mine:
+            kept = []
+            for owner, claim in owned:
+                theirs = self._verified_emails(owner)
+                if claim.key[0] != "external" and theirs and theirs.isdisjoint(mine):
+                    others.append((owner, claim))
+                else:
+                    kept.append((owner, claim))
+            owned = kept
         if not owned:
             if not create:
                 return None
             temp = self._stage(profile or {})
             self._claim(temp, claims, source)
-            return Resolution(temp, created=True)
+            for other, claim in others:
+                conflict = f"different verified emails ({min(mine)} / {min(self._verified_emails(other))})"
+                self._queue_review(temp, other, [conflict, f"share {claim.key[0]} {claim.key[2]}"])
+            return Resolution(temp, created=True, conflict=conflict)
         target = owned[0][0]  # strongest identifier's owner
         for other, claim in owned[1:]:
             problem = self._two_people(target, other)
@@ -153,6 +171,9 @@ class Resolver:
                 continue
             target = self._unify(target, other, reason or f"{source} record shares {claim.key[0]} {claim.key[2]}")
             merged.append(other)
+        for other, claim in others:
+            conflict = f"different verified emails ({min(mine)} / {min(self._verified_emails(other))})"
+            self._queue_review(target, other, [conflict, f"share {claim.key[0]} {claim.key[2]}"])
         claimed = self._claim(target, claims, source)
         return Resolution(self.follow(target), created=False, merged=merged, conflict=conflict, claimed=claimed)
 
@@ -170,6 +191,8 @@ class Resolver:
                 continue  # owned by someone else after a refused merge, or already ours
             added += 1
             kind, namespace, value = claim.key
+            if kind == "email" and claim.verified:
+                self._claimed_verified.setdefault(customer_id, set()).add(value)
             self.owner[claim.key] = customer_id
             self.verified[claim.key] = claim.verified
             self.new_identifiers.append(
@@ -187,19 +210,17 @@ class Resolver:
         return added
 
     def _verified_emails(self, customer_id: int) -> set[str]:
-        emails = {
-            k[2]
-            for k, owner in self.owner.items()
-            if k[0] == "email" and self.verified.get(k) and self.follow(owner) == customer_id
-        }
-        if customer_id > 0:
-            rows = self.session.scalars(
-                select(IDENT.c.value).where(
-                    IDENT.c.customer_id == customer_id, IDENT.c.kind == "email", IDENT.c.verified.is_(True)
+        """Verified emails of a client: stored ones (read once) plus those claimed in this batch."""
+        customer_id = self.follow(customer_id)
+        if customer_id > 0 and customer_id not in self._stored_verified:
+            self._stored_verified[customer_id] = set(
+                self.session.scalars(
+                    select(IDENT.c.value).where(
+                        IDENT.c.customer_id == customer_id, IDENT.c.kind == "email", IDENT.c.verified.is_(True)
+                    )
                 )
             )
-            emails.update(rows)
-        return emails
+        return self._stored_verified.get(customer_id, set()) | self._claimed_verified.get(customer_id, set())
 
     def _two_people(self, a: int, b: int) -> str | None:
         ea, eb = self._verified_emails(a), self._verified_emails(b)
@@ -221,7 +242,11 @@ class Resolver:
             self._fold_staged(temp, real)
             return real
         survivor, loser = min(a, b), max(a, b)  # the longer-known record survives
+        self._verified_emails(survivor), self._verified_emails(loser)  # read before the rows move
         merge.merge_customers(self.session, survivor, loser, reason=reason, actor=self.actor)
+        for emails in (self._stored_verified, self._claimed_verified):
+            if loser in emails:
+                emails.setdefault(survivor, set()).update(emails.pop(loser))
         for key, owner in self.owner.items():
             if owner == loser:
                 self.owner[key] = survivor
@@ -233,6 +258,7 @@ class Resolver:
     def _fold_staged(self, temp: int, into: int) -> None:
         staged = self.staged[temp]
         staged.redirect = into
+        self._claimed_verified.setdefault(into, set()).update(self._claimed_verified.pop(temp, set()))
         if into < 0:
             target = self.staged[into].profile
             for name, value in staged.profile.items():

@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from rapport import clock
 from rapport.identity.normalize import normalize_email
 from rapport.money import MoneyError, check_currency
 
@@ -217,7 +218,7 @@ class CustomerRecord(Record):
     @field_validator("birth_date")
     @classmethod
     def _plausible_birth(cls, value: date | None) -> date | None:
-        if value is not None and not (date(1900, 1, 1) <= value <= date.today()):
+        if value is not None and not (date(1900, 1, 1) <= value <= clock.now().date()):
             raise ValueError("birth date must be between 1900-01-01 and today")
         return value
 
