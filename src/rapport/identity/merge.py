@@ -82,6 +82,7 @@ for _name, _unique in (
     ("timeline_entry", ()),
     ("sales_order", ()),
     ("sales_return", ()),
+    ("notification", ()),
 ):
     register_child_table(_name, unique_with=_unique)
 
