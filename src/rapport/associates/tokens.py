@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from rapport import clock
@@ -51,8 +52,21 @@ def authenticate(session: Session, token: str) -> ApiToken | None:
     return row
 
 
-def touch(session: Session, token_id: int) -> None:
-    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=clock.now()))
+#: ``last_used_at`` is refreshed at most this often: a committed write (and a WAL flush) on every
+#: API call would cost more than the read it authorises.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def touch(session: Session, token: ApiToken | int) -> None:
+    """Record use of a token, at most once per ``TOUCH_EVERY`` (the UPDATE matches no row otherwise)."""
+    now = clock.now()
+    token_id = token if isinstance(token, int) else token.id
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id)
+        .where(or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOUCH_EVERY))
+        .values(last_used_at=now)
+    )
 
 
 def revoke_token(session: Session, token_id: int) -> ApiToken:
