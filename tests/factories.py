@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from rapport.db import Database
+from rapport.identity import candidates
 from rapport.ingest.service import BatchResult, ingest_records
 
 
 def ingest(db: Database, kind: str, *records: dict[str, Any]) -> BatchResult:
-    return ingest_records(db, kind, list(records))
+    """Ingest, then run the duplicate scan the app runs in the background (so tests see its result)."""
+    result = ingest_records(db, kind, list(records))
+    candidates.drain(db)
+    return result
 
 
 def ok(result: BatchResult) -> BatchResult:

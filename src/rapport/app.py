@@ -31,8 +31,14 @@ def _warm_search() -> None:
 
 @asynccontextmanager
 async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    from rapport.db import get_database
+    from rapport.identity.candidates import BackgroundDrainer
+
     threading.Thread(target=_warm_search, name="warm-search", daemon=True).start()
+    drainer = BackgroundDrainer(get_database)  # the duplicate scan, off the ingest path
+    drainer.start()
     yield
+    drainer.stop()
 
 
 def create_app() -> FastAPI:

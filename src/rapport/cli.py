@@ -11,8 +11,10 @@ from rapport.db import get_database
 app = typer.Typer(help="Rapport — omnichannel clienteling.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Integration API tokens.", no_args_is_help=True)
+identity_app = typer.Typer(help="Identity resolution: the probable-duplicate review list.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(identity_app, name="identity")
 console = Console()
 
 
@@ -105,6 +107,18 @@ def tokens_revoke(token_id: int = typer.Argument(..., help="Token id from `rappo
     with get_database().write() as session:
         t = tokens.revoke_token(session, token_id)
     console.print(f"Token {t.id} ({t.name}) revoked.")
+
+
+@identity_app.command("scan")
+def identity_scan() -> None:
+    """Compare queued clients for probable duplicates now (the app does this in the background)."""
+    import time
+
+    from rapport.identity import candidates
+
+    started = time.perf_counter()
+    proposed = candidates.drain(get_database())
+    console.print(f"{proposed} pair(s) added to the review list in {time.perf_counter() - started:.1f} s")
 
 
 def _register_optional_commands() -> None:

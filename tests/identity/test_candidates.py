@@ -20,10 +20,27 @@ def candidates(db):
 
 def test_a_typo_in_the_name_with_the_same_birth_date_and_address_is_proposed_not_merged(db):
     home = [{"line1": "12 Rue du Bac", "postal_code": "75007", "country": "FR"}]
-    ok(ingest(db, "customers", person("1", "Françoise", "Lemaire", birth_date="1971-02-03", addresses=home,
-                                      emails=["fl@example.com"])))
-    ok(ingest(db, "customers", person("2", "Francoise", "Lemaitre", birth_date="1971-02-03", addresses=home,
-                                      emails=["francoise.lemaitre@example.org"])))
+    ok(
+        ingest(
+            db,
+            "customers",
+            person("1", "Françoise", "Lemaire", birth_date="1971-02-03", addresses=home, emails=["fl@example.com"]),
+        )
+    )
+    ok(
+        ingest(
+            db,
+            "customers",
+            person(
+                "2",
+                "Francoise",
+                "Lemaitre",
+                birth_date="1971-02-03",
+                addresses=home,
+                emails=["francoise.lemaitre@example.org"],
+            ),
+        )
+    )
     [c] = candidates(db)
     assert c.status == "pending" and c.score >= 90
     assert any("alike" in r for r in c.reasons)
@@ -49,7 +66,61 @@ def test_same_name_alone_or_similar_evidence_with_different_names_is_not_a_candi
 
 def test_a_candidate_found_in_the_same_batch_is_proposed_once(db):
     home = [{"line1": "1 Main St", "postal_code": "10001", "country": "US"}]
-    ok(ingest(db, "customers",
-              person("1", "Aisha", "Khan", birth_date="1990-09-09", addresses=home),
-              person("2", "Aysha", "Khan", birth_date="1990-09-09", addresses=home)))
+    ok(
+        ingest(
+            db,
+            "customers",
+            person("1", "Aisha", "Khan", birth_date="1990-09-09", addresses=home),
+            person("2", "Aysha", "Khan", birth_date="1990-09-09", addresses=home),
+        )
+    )
+    assert len(candidates(db)) == 1
+
+
+def test_the_scan_runs_off_the_write_path_from_a_durable_queue(db):
+    from rapport.identity import candidates as scanning
+    from rapport.identity.models import ScanPending
+    from rapport.ingest.service import ingest_records
+
+    home = [{"line1": "3 Via Roma", "postal_code": "20121", "country": "IT"}]
+    ingest_records(
+        db,
+        "customers",
+        [
+            person("1", "Giulia", "Bianchi", birth_date="1992-12-01", addresses=home),
+            person("2", "Giullia", "Bianchi", birth_date="1992-12-01", addresses=home),
+        ],
+    )
+    with db.read() as s:
+        assert len(s.scalars(select(ScanPending)).all()) == 2  # queued with the clients, not yet scanned
+    assert candidates(db) == []
+    assert scanning.drain(db) == 1
+    assert len(candidates(db)) == 1
+    with db.read() as s:
+        assert s.scalars(select(ScanPending)).all() == []
+    assert scanning.drain(db) == 0
+
+
+def test_the_background_drainer_scans_after_a_batch_commits(db):
+    import time
+
+    from rapport.identity.candidates import BackgroundDrainer
+    from rapport.ingest.service import ingest_records
+
+    drainer = BackgroundDrainer(lambda: db)
+    drainer.start()
+    try:
+        ingest_records(
+            db,
+            "customers",
+            [
+                person("1", "Sven", "Larsson", birth_date="1980-02-02", phones=["+46 70 123 45 67"]),
+                person("2", "Sven", "Larson", birth_date="1980-02-02"),
+            ],
+        )
+        deadline = time.monotonic() + 10
+        while not candidates(db) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        drainer.stop()
     assert len(candidates(db)) == 1

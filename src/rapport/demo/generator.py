@@ -302,6 +302,9 @@ def load_demo(
     finally:
         items.close()  # stops the generator process if ingestion failed half-way
     report.seconds = time.perf_counter() - started
+    from rapport.identity import candidates
+
+    candidates.drain(db)  # the review list, before the summary counts it
     _summarise(db, report)
     path = credentials_path(db, credentials_dir)
     report.token = _demo_token(db, path)

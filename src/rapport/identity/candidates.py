@@ -10,22 +10,25 @@ high enough land on the review list with their reasons.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from rapport import clock
+from rapport import clock, events
 from rapport.customers.models import Address, Customer
-from rapport.db import insert_for, table_of
-from rapport.identity.models import Identifier, MatchCandidate
+from rapport.db import Database, insert_for, table_of
+from rapport.identity.models import Identifier, MatchCandidate, ScanPending
 
+log = logging.getLogger(__name__)
 CUSTOMER, ADDRESS, IDENT = table_of(Customer), table_of(Address), table_of(Identifier)
 #: Pairs scoring at least this go to review.
 THRESHOLD = 70
@@ -267,6 +270,78 @@ def scan(session: Session, customer_ids: Iterable[int]) -> int:
     return len(result)
 
 
+def queue(session: Session, customer_ids: Sequence[int]) -> None:
+    """Ask for a duplicate scan of these clients, in the caller's transaction (see ScanPending)."""
+    if not customer_ids:
+        return
+    now = clock.now()
+    stmt = insert_for(session, table_of(ScanPending)).on_conflict_do_nothing(index_elements=["customer_id"])
+    session.execute(stmt, [{"customer_id": cid, "queued_at": now} for cid in customer_ids])
+
+
+def drain(db: Database, *, batch: int = 2000) -> int:
+    """Scan every queued client, a batch per transaction; returns how many pairs were proposed.
+
+    Safe to run in several processes at once: on PostgreSQL each takes its batch with
+    ``FOR UPDATE SKIP LOCKED``; SQLite serialises writers anyway.
+    """
+    proposed = 0
+    pending = table_of(ScanPending)
+    while True:
+        with db.write() as session:
+            stmt = select(pending.c.customer_id).order_by(pending.c.customer_id).limit(batch)
+            if session.get_bind().dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            ids = list(session.scalars(stmt))
+            if not ids:
+                return proposed
+            proposed += scan(session, ids)
+            session.execute(delete(pending).where(pending.c.customer_id.in_(ids)))
+
+
+class BackgroundDrainer:
+    """One thread per process that drains the scan queue shortly after clients are written.
+
+    Woken by the event hub after an ingest batch commits; coalesces wake-ups. Started by the app
+    (``create_app``'s lifespan); the CLI and tests call :func:`drain` directly instead.
+    """
+
+    def __init__(self, db_provider: Callable[[], Database]) -> None:
+        self._db = db_provider
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="identity-scan", daemon=True)
+            self._thread.start()
+            events.subscribe("customers.ingested", self.wake)
+            self.wake()  # whatever an earlier process left queued
+
+    def wake(self, _event: object = None) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        events.unsubscribe("customers.ingested", self.wake)
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                drain(self._db())
+            except Exception:  # the queue keeps the work; the next wake-up retries
+                log.exception("duplicate scan failed; clients stay queued")
+
+
 def pending_for(session: Session, customer_ids: Sequence[int]) -> dict[int, list[MatchCandidate]]:
     out: dict[int, list[MatchCandidate]] = defaultdict(list)
     if not customer_ids:
@@ -283,4 +358,4 @@ def pending_for(session: Session, customer_ids: Sequence[int]) -> dict[int, list
     return out
 
 
-__all__ = ["THRESHOLD", "pending_for", "scan", "score_pair"]
+__all__ = ["THRESHOLD", "BackgroundDrainer", "drain", "pending_for", "queue", "scan", "score_pair"]

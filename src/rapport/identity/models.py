@@ -74,3 +74,17 @@ class MatchCandidate(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ScanPending(Base):
+    """Clients waiting to be compared for probable duplicates.
+
+    Written in the same transaction as the client; drained outside the write path (a background
+    drainer in the app, ``rapport identity scan``), so ingestion never waits for fuzzy matching
+    and a crash loses nothing: the row stays until its scan has committed.
+    """
+
+    __tablename__ = "identity_scan_pending"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -176,7 +176,7 @@ def upsert_customers(
 
     changed_ids = {row["_id"] for row in changed}
     fresh = {real(cid) for cid in created if resolver.follow(cid) == cid}
-    candidates.scan(session, sorted(fresh | changed_ids))
+    candidates.queue(session, sorted(fresh | changed_ids))
     for index, _record in good:
         cid = real(resolver.follow(target[index]))
         if target[index] in created:

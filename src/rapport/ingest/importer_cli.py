@@ -120,6 +120,16 @@ def import_command(
         )
         raise typer.Exit(130) from None
     out.print(_summary(stats))
+    if stats.kind == "customers":
+        import time
+
+        from rapport.identity import candidates
+
+        started = time.perf_counter()
+        proposed = candidates.drain(get_database())
+        out.print(
+            f"Duplicate scan: {proposed:,} pair(s) added to the review list ({time.perf_counter() - started:.1f} s)."
+        )
     if stats.rejected_rows:
         out.print(
             f"[yellow]{stats.rejected_rows:,} row(s) rejected[/]: see {stats.rejects_path} "
