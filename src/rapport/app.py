@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from rapport import __version__
 from rapport.errors import InvalidRecord, RapportError
+from rapport.web.shell import error_page, wants_html
+from rapport.web.shell import mount as mount_web
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +55,20 @@ def create_app() -> FastAPI:
     )
 
     @app.exception_handler(RapportError)
-    async def _domain_error(_request: Request, exc: RapportError) -> JSONResponse:
+    async def _domain_error(request: Request, exc: RapportError) -> Response:
+        if wants_html(request):
+            return error_page(request, exc.status_code, exc.message)
         body: dict[str, object] = {"error": exc.code, "detail": exc.message}
         if isinstance(exc, InvalidRecord):
             body["errors"] = [e.as_dict() for e in exc.errors]
         return JSONResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if wants_html(request):
+            # /clients/abc is a page that does not exist, not a form to correct.
+            in_path = any(err.get("loc", ("",))[0] == "path" for err in exc.errors())
+            return error_page(request, 404 if in_path else 400)
         errors = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
@@ -82,6 +90,7 @@ def create_app() -> FastAPI:
     app.include_router(customers_router, prefix="/api/v1")
     app.include_router(identity_router, prefix="/api/v1")
     app.include_router(shopify_router, prefix="/api/v1")
+    mount_web(app)
     _publish_record_schemas(app)
     return app
 

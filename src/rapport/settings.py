@@ -31,6 +31,15 @@ class Settings(BaseSettings):
     max_batch_records: int = Field(default=5000, ge=1)
     host: str = "127.0.0.1"
     port: int = 8000
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark the session cookie Secure even when the request looks like plain http (behind a proxy).",
+    )
+    session_idle_minutes: int = Field(default=240, ge=1, description="A session unused this long is signed out.")
+    session_max_hours: int = Field(default=12, ge=1, description="A session ends this long after sign-in (a shift).")
+    login_window_minutes: int = Field(default=15, ge=1, description="How far back failed sign-ins are counted.")
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=20, ge=1)
 
     @property
     def is_sqlite(self) -> bool:

@@ -45,6 +45,9 @@ DEFAULT_CUSTOMERS = 20_000
 BATCH = 1_000
 CREDENTIALS_FILE = "demo-credentials.json"
 TOKEN_NAME = "demo integration (rapport demo)"
+#: The demo's sign-in password for one user per role (a local trial only; printed by ``rapport serve``).
+DEMO_PASSWORD = "rapport-demo-2026"
+DEMO_ROLES = ("associate", "virtual_associate", "store_manager", "admin")
 
 
 def anchor_of(now: datetime) -> datetime:
@@ -173,6 +176,8 @@ class DemoReport:
     sample_customer_id: int | None = None
     token: str | None = None
     credentials_path: Path | None = None
+    #: One sign-in per role: {"role", "name", "email", "password"}.
+    logins: list[dict[str, str]] = field(default_factory=list)
 
 
 def has_customers(db: Database) -> bool:
@@ -309,8 +314,31 @@ def load_demo(
     path = credentials_path(db, credentials_dir)
     report.token = _demo_token(db, path)
     report.credentials_path = path
-    write_credentials(db, path, report.token, report.sample_customer_id)
+    report.logins = _demo_users(db, plan)
+    write_credentials(db, path, report.token, report.sample_customer_id, logins=report.logins)
     return report
+
+
+def _demo_users(db: Database, plan: DemoPlan) -> list[dict[str, str]]:
+    """Let the first team member of each role sign in with :data:`DEMO_PASSWORD`.
+
+    The salt comes from the seed and the email, so the same seed loads the same hashes (the demo is
+    reproducible row for row); the password is public anyway.
+    """
+    import hashlib
+
+    from rapport.associates import users
+
+    logins = []
+    with db.write() as session:
+        for role in DEMO_ROLES:
+            staff = next((s for s in plan.staff if s.role == role), None)
+            if staff is None:
+                continue
+            salt = hashlib.sha256(f"rapport-demo:{plan.seed}:{staff.email}".encode()).digest()[:16]
+            user = users.set_password(session, staff.email, DEMO_PASSWORD, salt=salt)
+            logins.append({"role": role, "name": user.display_name, "email": user.email, "password": DEMO_PASSWORD})
+    return logins
 
 
 def _ingest(db: Database, items: Iterator[Item], report: DemoReport, progress: Progress | None) -> None:
@@ -426,7 +454,9 @@ def _demo_token(db: Database, path: Path) -> str:
         return tokens.create_token(session, TOKEN_NAME).token
 
 
-def write_credentials(db: Database, path: Path, token: str, customer_id: int | None) -> None:
+def write_credentials(
+    db: Database, path: Path, token: str, customer_id: int | None, *, logins: Sequence[dict[str, str]] = ()
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {
         "note": "Demo credentials for a local trial of Rapport — not for production. "
@@ -435,6 +465,7 @@ def write_credentials(db: Database, path: Path, token: str, customer_id: int | N
         "written_at": clock.now().isoformat(timespec="seconds"),
         "api_token": {"name": TOKEN_NAME, "header": f"Authorization: Bearer {token}", "token": token},
         "try_customer_id": customer_id,
+        "sign_in": {"url": "/login", "users": list(logins)},
     }
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -448,7 +479,41 @@ def demo_logins(db: Database, directory: Path | None = None) -> list[tuple[str, 
     data = _read_credentials(db, credentials_path(db, directory))
     if data is None:
         return []
-    return [("integration API token", "Authorization: Bearer", str(data["api_token"]["token"]))]
+    logins = [("integration API token", "Authorization: Bearer", str(data["api_token"]["token"]))]
+    users = (data.get("sign_in") or {}).get("users") or []
+    can_sign_in = _active_emails(db, [str(u.get("email")) for u in users if isinstance(u, dict)])
+    for u in users:
+        if isinstance(u, dict) and u.get("email") in can_sign_in:
+            label = _ROLE_NAMES.get(str(u.get("role")), str(u.get("role")))
+            logins.append((f"{label} ({u.get('name')}) at /login", f"{u['email']} password", str(u.get("password"))))
+    return logins
+
+
+_ROLE_NAMES = {
+    "associate": "associate",
+    "virtual_associate": "online expert",
+    "store_manager": "store manager",
+    "admin": "head office admin",
+}
+
+
+def _active_emails(db: Database, emails: list[str]) -> set[str]:
+    """Which of these demo users still exist here, active and with a password."""
+    from rapport.associates.models import Associate
+
+    if not emails:
+        return set()
+    try:
+        with db.read() as session:
+            return set(
+                session.scalars(
+                    select(Associate.email).where(
+                        Associate.email.in_(emails), Associate.active.is_(True), Associate.password_hash.is_not(None)
+                    )
+                )
+            )
+    except SQLAlchemyError:
+        return set()
 
 
 if __name__ == "__main__":
