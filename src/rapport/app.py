@@ -81,6 +81,7 @@ def create_app() -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    from rapport.clientbook.api import router as clientbook_router
     from rapport.customers.api import router as customers_router
     from rapport.identity.api import router as identity_router
     from rapport.ingest.api import router as ingest_router
@@ -90,6 +91,7 @@ def create_app() -> FastAPI:
     app.include_router(customers_router, prefix="/api/v1")
     app.include_router(identity_router, prefix="/api/v1")
     app.include_router(shopify_router, prefix="/api/v1")
+    app.include_router(clientbook_router, prefix="/api/v1")
     mount_web(app)
     _publish_record_schemas(app)
     return app

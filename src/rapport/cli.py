@@ -123,12 +123,14 @@ def identity_scan() -> None:
 
 def _register_optional_commands() -> None:
     from rapport.associates.cli import register as register_users
+    from rapport.clientbook.cli import register as register_clientbook
     from rapport.demo.cli import register as register_demo
     from rapport.ingest.importer_cli import register as register_import
 
     register_import(app)
     register_demo(app)
     register_users(app)
+    register_clientbook(app)
 
 
 _register_optional_commands()

@@ -1,0 +1,338 @@
+"""Client books, assignment, the audit log and the notification feed over HTTP. Thin: parse, authorise, call.
+
+Every route calls :func:`authorize` once, before the service: the single place where who may
+do what here is decided (see its docstring).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from rapport.associates import audit, notifications
+from rapport.clientbook import book, service
+from rapport.customers.schemas import Money, Schema
+from rapport.db import Database
+from rapport.errors import InvalidRecord, PermissionDenied
+from rapport.http import Caller, api_caller, database, read_session
+
+#: What these routes ask ``authorize`` for.
+ACTIONS = (
+    "clientbook.read", "clientbook.assign", "clientbook.reassign",
+    "audit.read", "notifications.read", "notifications.mark_read",
+)  # fmt: skip
+
+
+def authorize(
+    caller: Caller, action: str, *, associate_id: int | None = None, customer_ids: Sequence[int] = ()
+) -> None:
+    """May ``caller`` do ``action`` (on this associate's book or feed, on these clients)? PermissionDenied if not.
+
+    Today only integration tokens reach these routes, and a token may do all of them. With
+    associate sessions the rules to wire here are: an associate reads their own book and their
+    own feed; a store manager also reads and reassigns the books of their stores' team and reads
+    the audit log; a head-office admin may do everything; ``clientbook.assign`` is for managers
+    and admins.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if caller.kind == "token":
+        return
+    raise PermissionDenied(f"{caller.label} may not {action.replace('.', ' ')}")
+
+
+def actor_of(caller: Caller, request: Request) -> audit.AuditActor:
+    kind = caller.kind if caller.kind in audit.ACTOR_KINDS else "token"
+    return audit.AuditActor(
+        kind,
+        caller.id,
+        caller.label,
+        request.client.host if request.client else None,
+        request.headers.get("user-agent"),
+    )
+
+
+# -- shapes ------------------------------------------------------------------------------------
+
+
+class NextMilestoneOut(Schema):
+    kind: str
+    label: str
+    date: date
+    days_until: int
+
+
+class BookRowOut(Schema):
+    id: int
+    name: str
+    first_name: str | None
+    last_name: str | None
+    city: str | None
+    country: str | None
+    tier: str | None
+    tags: list[str]
+    last_purchase_at: datetime | None
+    order_count: int
+    spend: Money = Field(description="Net spend (orders less refunds) in the book's currency only.")
+    next_milestone: NextMilestoneOut | None
+    last_contact_at: datetime | None = Field(description="Last message, appointment or note by an associate.")
+
+
+class BookPageOut(Schema):
+    associate_id: int
+    currency: str
+    sort: str
+    order: str
+    total: int = Field(description="Clients matching the filters, over all pages.")
+    rows: list[BookRowOut]
+    next_cursor: str | None
+
+
+class AssociateLineOut(Schema):
+    id: int
+    name: str
+    role: str
+    covers: str = Field(description="Regions of an online expert, or the home store.")
+    new_clients: int
+    book_size: int = Field(description="Clients in the book after the change.")
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dry_run: bool = Field(default=False, description="Count what would happen; change nothing.")
+
+
+class AssignmentOut(Schema):
+    dry_run: bool
+    total: int
+    associates: list[AssociateLineOut]
+    by_rule: dict[str, int]
+    unplaced: dict[str, int] = Field(description="Clients the rules could not place, by reason.")
+    seconds: float
+
+
+class ReassignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    from_associate_id: int
+    to_associate_id: int | None = Field(default=None, description="None: redistribute by the assignment rules.")
+    customer_ids: list[int] | None = Field(
+        default=None, max_length=service.MAX_CUSTOMER_IDS, description="None: the whole book."
+    )
+
+
+class SampleMoveOut(Schema):
+    customer_id: int
+    name: str
+    to_associate_id: int
+    to_name: str
+    rule: str
+
+
+class ReassignOut(Schema):
+    from_associate_id: int
+    from_name: str
+    to_associate_id: int | None
+    total: int
+    associates: list[AssociateLineOut]
+    unplaced: dict[str, int]
+    not_in_book: list[int] = Field(description="Requested clients that are not in the book (left alone).")
+    sample: list[SampleMoveOut]
+    applied: bool
+
+
+class AuditEventOut(Schema):
+    id: int
+    at: datetime
+    actor_kind: str
+    actor_id: int | None
+    actor_label: str
+    action: str
+    customer_id: int | None
+    ip: str | None
+    user_agent: str | None
+    detail: dict[str, object]
+
+
+class AuditPageOut(Schema):
+    events: list[AuditEventOut]
+    next_cursor: str | None
+
+
+class NotificationOut(Schema):
+    id: int
+    associate_id: int
+    kind: str
+    title: str
+    body: str
+    link: str | None
+    customer_id: int | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+class NotificationFeedOut(BaseModel):
+    associate_id: int
+    unread: int
+    items: list[NotificationOut]
+
+
+# -- client books ------------------------------------------------------------------------------
+
+books = APIRouter(prefix="/clientbook", tags=["client book"])
+
+
+def _instant(name: str, value: str | None) -> datetime | None:
+    """A date (midnight UTC) or an ISO datetime (UTC when it has no offset)."""
+    if value is None or not value.strip():
+        return None
+    try:
+        if len(value.strip()) == 10:
+            return datetime.combine(date.fromisoformat(value.strip()), time(), UTC)
+        at = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidRecord.one(name, "expected a date (2026-11-23) or an ISO datetime") from None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+@books.get("/{associate_id}", response_model=BookPageOut, summary="An associate's client book, filtered and sorted")
+def client_book(
+    associate_id: int,
+    purchased_before: str | None = Query(None, description="Last purchase before this date or datetime."),
+    purchased_after: str | None = Query(None, description="Last purchase on or after this date or datetime."),
+    min_spend: int | None = Query(None, ge=0, description="Net spend at least this, in minor units (cents)."),
+    currency: str | None = Query(None, description="The book's currency (default: the associate's store's)."),
+    tags: str | None = Query(None, description="Comma-separated; clients with every one of them."),
+    milestone_within_days: int | None = Query(None, ge=0, le=book.MAX_DAYS),
+    not_contacted_days: int | None = Query(None, ge=0, le=book.MAX_DAYS),
+    sort: Literal["last_purchase", "spend", "name", "next_milestone"] = "last_purchase",
+    order: Literal["asc", "desc"] | None = Query(None, description="Default: newest, biggest, A-Z, soonest first."),
+    limit: int = Query(book.DEFAULT_LIMIT, ge=1, le=book.MAX_LIMIT),
+    cursor: str | None = Query(None, description="`next_cursor` of the previous page."),
+    caller: Caller = Depends(api_caller),
+    session: Session = Depends(read_session),
+) -> BookPageOut:
+    authorize(caller, "clientbook.read", associate_id=associate_id)
+    filters = book.BookFilters(
+        purchased_before=_instant("purchased_before", purchased_before),
+        purchased_after=_instant("purchased_after", purchased_after),
+        min_spend_minor=min_spend,
+        currency=currency,
+        tags=[t.strip() for t in (tags or "").split(",") if t.strip()],
+        milestone_within_days=milestone_within_days,
+        not_contacted_days=not_contacted_days,
+    )
+    page = service.client_book(
+        session, associate_id, filters=filters, sort=sort, order=order, limit=limit, cursor=cursor
+    )
+    return BookPageOut.model_validate(page)
+
+
+@books.post("/assign", response_model=AssignmentOut, summary="Assign every unassigned client by the rules")
+def assign(
+    request: Request,
+    body: AssignIn | None = None,
+    caller: Caller = Depends(api_caller),
+    db: Database = Depends(database),
+) -> AssignmentOut:
+    authorize(caller, "clientbook.assign")
+    dry_run = body.dry_run if body else False
+    with db.write() as session:
+        summary = service.assign_unassigned(session, dry_run=dry_run, actor=actor_of(caller, request))
+    return AssignmentOut.model_validate(summary)
+
+
+@books.post("/reassign/preview", response_model=ReassignOut, summary="What a reassignment would move")
+def reassign_preview(
+    body: ReassignIn, caller: Caller = Depends(api_caller), session: Session = Depends(read_session)
+) -> ReassignOut:
+    authorize(caller, "clientbook.reassign", associate_id=body.from_associate_id, customer_ids=body.customer_ids or ())
+    preview = service.preview_reassign(session, body.from_associate_id, body.to_associate_id, body.customer_ids)
+    return ReassignOut.model_validate(preview)
+
+
+@books.post("/reassign", response_model=ReassignOut, summary="Move one client, some, or a whole book")
+def reassign(
+    request: Request, body: ReassignIn, caller: Caller = Depends(api_caller), db: Database = Depends(database)
+) -> ReassignOut:
+    authorize(caller, "clientbook.reassign", associate_id=body.from_associate_id, customer_ids=body.customer_ids or ())
+    with db.write() as session:
+        moved = service.reassign(
+            session, body.from_associate_id, body.to_associate_id, body.customer_ids, actor=actor_of(caller, request)
+        )
+    return ReassignOut.model_validate(moved)
+
+
+# -- the audit log -----------------------------------------------------------------------------
+
+audit_routes = APIRouter(tags=["audit"])
+
+
+@audit_routes.get("/audit", response_model=AuditPageOut, summary="Who viewed, exported or changed which client")
+def audit_events(
+    customer_id: int | None = None,
+    actor: str | None = Query(None, description="associate:ID, token:ID or system"),
+    action: str | None = Query(None, description="Comma-separated, e.g. client.viewed,client.exported"),
+    since: str | None = Query(None, description="From this date or datetime (inclusive)."),
+    until: str | None = Query(None, description="Before this date or datetime."),
+    limit: int = Query(audit.DEFAULT_LIMIT, ge=1, le=audit.MAX_LIMIT),
+    cursor: str | None = Query(None, description="`next_cursor` of the previous page."),
+    caller: Caller = Depends(api_caller),
+    session: Session = Depends(read_session),
+) -> AuditPageOut:
+    authorize(caller, "audit.read")
+    page = audit.list_events(
+        session,
+        customer_id=customer_id,
+        actor=audit.parse_actor(actor) if actor else None,
+        actions=[a.strip() for a in (action or "").split(",") if a.strip()],
+        since=_instant("since", since),
+        until=_instant("until", until),
+        limit=limit,
+        cursor=cursor,
+    )
+    return AuditPageOut.model_validate(page)
+
+
+# -- notifications -----------------------------------------------------------------------------
+
+feed = APIRouter(tags=["notifications"])
+
+
+@feed.get("/notifications", response_model=NotificationFeedOut, summary="An associate's notification feed")
+def notification_feed(
+    associate_id: int,
+    unread_only: bool = False,
+    limit: int = Query(notifications.DEFAULT_LIMIT, ge=1, le=notifications.MAX_LIMIT),
+    caller: Caller = Depends(api_caller),
+    session: Session = Depends(read_session),
+) -> NotificationFeedOut:
+    authorize(caller, "notifications.read", associate_id=associate_id)
+    items = notifications.list_for(session, associate_id, unread_only=unread_only, limit=limit)
+    return NotificationFeedOut(
+        associate_id=associate_id,
+        unread=notifications.unread_count(session, associate_id),
+        items=[NotificationOut.model_validate(i) for i in items],
+    )
+
+
+@feed.post("/notifications/{notification_id}/read", response_model=NotificationOut, summary="Mark one read")
+def mark_read(
+    notification_id: int, caller: Caller = Depends(api_caller), db: Database = Depends(database)
+) -> NotificationOut:
+    with db.write() as session:
+        item = notifications.get(session, notification_id)
+        authorize(caller, "notifications.mark_read", associate_id=item.associate_id)
+        notifications.mark_read(session, item.associate_id, [notification_id])
+        return NotificationOut.model_validate(notifications.get(session, notification_id))
+
+
+#: What ``create_app`` mounts under /api/v1.
+router = APIRouter()
+router.include_router(books)
+router.include_router(audit_routes)
+router.include_router(feed)
