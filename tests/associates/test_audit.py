@@ -18,7 +18,7 @@ def view(session, customer_id, *, actor=("associate", 1, "Ana Duval"), ip="10.0.
     )
 
 
-def test_a_profile_view_is_one_insert_and_nothing_else(db):
+def test_a_profile_view_is_one_insert_without_waiting_for_a_disk_sync(db):
     statements: list[str] = []
 
     def count(conn, cursor, statement, *args):
@@ -31,7 +31,10 @@ def test_a_profile_view_is_one_insert_and_nothing_else(db):
             view(session, 42)
         finally:
             event.remove(connection, "before_cursor_execute", count)
-    assert len(statements) == 1 and statements[0].lstrip().upper().startswith("INSERT INTO AUDIT_EVENT")
+    writes = [s.lstrip().upper() for s in statements]
+    if db.dialect == "postgresql":  # the view's transaction skips the WAL flush
+        assert writes.pop(0) == "SET LOCAL SYNCHRONOUS_COMMIT = OFF"
+    assert len(writes) == 1 and writes[0].startswith("INSERT INTO AUDIT_EVENT")
 
 
 def test_an_event_says_who_did_what_to_which_client_when_and_from_where(db, fixed_clock):

@@ -114,3 +114,15 @@ def test_search_without_a_usable_query_is_a_422_naming_q(db, api, params):
 def test_search_limits_are_checked(db, api, alicia):
     assert api.get("/api/v1/customers", params={"q": "alicia", "limit": 51}).status_code == 422
     assert api.get("/api/v1/customers", params={"q": "alicia", "limit": 1}).status_code == 200
+
+
+def test_every_profile_view_is_written_to_the_audit_log(db, api, alicia):
+    from sqlalchemy import select
+
+    from rapport.associates.models import AuditEvent
+
+    assert api.get(f"/api/v1/customers/{alicia}/360", headers={"User-Agent": "counter-ipad"}).status_code == 200
+    with db.read() as s:
+        event = s.scalars(select(AuditEvent)).one()
+    assert (event.action, event.customer_id, event.actor_kind) == ("client.viewed", alicia, "token")
+    assert event.user_agent == "counter-ipad" and event.ip

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
+from rapport.associates import audit
 from rapport.customers import read, schemas, search
-from rapport.http import Caller, api_caller, read_session
+from rapport.db import Database
+from rapport.http import Caller, api_caller, database, read_session
 
 router = APIRouter(tags=["customers"])
 
@@ -33,12 +35,25 @@ def search_customers(
     description="A merged-away id answers with its survivor's 360 and names itself in `resolved_from`.",
 )
 def customer_360(
+    request: Request,
     customer_id: int,
     timeline_limit: int = Query(read.TIMELINE_DEFAULT, ge=1, le=read.TIMELINE_MAX),
-    _caller: Caller = Depends(api_caller),
+    caller: Caller = Depends(api_caller),
     session: Session = Depends(read_session),
+    db: Database = Depends(database),
 ) -> schemas.Client360:
-    return schemas.Client360.model_validate(read.client_360(session, customer_id, timeline_limit=timeline_limit))
+    view = read.client_360(session, customer_id, timeline_limit=timeline_limit)
+    with db.write() as audit_session:  # every profile view is on the audit log (who, when, whom, from where)
+        audit.record_view(
+            audit_session,
+            actor_kind=caller.kind,
+            actor_id=caller.id,
+            actor_label=caller.label,
+            customer_id=view.customer_id,
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
+    return schemas.Client360.model_validate(view)
 
 
 @router.get(
