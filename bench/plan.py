@@ -1,0 +1,65 @@
+"""How big each benchmark runs: the full sizes the targets are stated at, and ``--quick`` (about 1/20)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Plan:
+    mode: str
+    #: Batch API: customer records then order records, sent in batches of ``batch``.
+    ingest_customers: int = 20_000
+    ingest_orders: int = 20_000
+    batch: int = 1_000
+    #: Bulk import: rows of a customers CSV, then of an events JSONL file.
+    import_customers: int = 50_000
+    import_events: int = 100_000
+    #: 360 read: the data set's size, and how many requests are measured.
+    read_customers: int = 100_000
+    read_orders: int = 1_000_000
+    #: SQLite 360 data set, when loading the full size there is not worth it (None: same as PostgreSQL).
+    sqlite_read_customers: int | None = None
+    sqlite_read_orders: int | None = None
+    read_samples: int = 1_000
+    search_samples: int = 500
+    warmup: int = 100
+    #: A phase that runs longer than this stops early and reports the rate over what it did, so a
+    #: slow build still finishes `make bench` in bounded time.
+    phase_cap_seconds: float = 60.0
+
+    def read_size(self, engine: str) -> tuple[int, int]:
+        if engine == "sqlite" and self.sqlite_read_customers and self.sqlite_read_orders:
+            return self.sqlite_read_customers, self.sqlite_read_orders
+        return self.read_customers, self.read_orders
+
+
+FULL = Plan(mode="full")
+QUICK = Plan(
+    mode="quick",
+    ingest_customers=1_000,
+    ingest_orders=1_000,
+    import_customers=2_500,
+    import_events=5_000,
+    read_customers=5_000,
+    read_orders=50_000,
+    read_samples=300,
+    search_samples=150,
+    warmup=30,
+    phase_cap_seconds=30.0,
+)
+#: For the smoke tests: every code path, at toy size.
+TOY = Plan(
+    mode="toy",
+    ingest_customers=60,
+    ingest_orders=40,
+    batch=25,
+    import_customers=50,
+    import_events=60,
+    read_customers=60,
+    read_orders=300,
+    read_samples=20,
+    search_samples=10,
+    warmup=3,
+    phase_cap_seconds=60.0,
+)
