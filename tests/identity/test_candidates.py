@@ -107,7 +107,7 @@ def test_the_background_drainer_scans_after_a_batch_commits(db):
     from rapport.identity.candidates import BackgroundDrainer
     from rapport.ingest.service import ingest_records
 
-    drainer = BackgroundDrainer(lambda: db)
+    drainer = BackgroundDrainer(lambda: db, quiet=0.1)
     drainer.start()
     try:
         ingest_records(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -302,12 +303,16 @@ def drain(db: Database, *, batch: int = 2000) -> int:
 class BackgroundDrainer:
     """One thread per process that drains the scan queue shortly after clients are written.
 
-    Woken by the event hub after an ingest batch commits; coalesces wake-ups. Started by the app
+    Woken by the event hub after an ingest batch commits; coalesces wake-ups and yields to ingestion:
+    it waits for a lull of ``quiet`` seconds between batches, but never longer than ``patience``
+    after the first wake-up, so the review list fills even under continuous load. Started by the app
     (``create_app``'s lifespan); the CLI and tests call :func:`drain` directly instead.
     """
 
-    def __init__(self, db_provider: Callable[[], Database]) -> None:
+    def __init__(self, db_provider: Callable[[], Database], *, quiet: float = 2.0, patience: float = 30.0) -> None:
         self._db = db_provider
+        self._quiet = quiet
+        self._patience = patience
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -334,6 +339,10 @@ class BackgroundDrainer:
         while not self._stop.is_set():
             self._wake.wait()
             self._wake.clear()
+            deadline = time.monotonic() + self._patience
+            # More batches arriving? Let them through first (bounded by the deadline).
+            while not self._stop.is_set() and time.monotonic() < deadline and self._wake.wait(self._quiet):
+                self._wake.clear()
             if self._stop.is_set():
                 return
             try:
