@@ -21,6 +21,7 @@ import json
 import re
 import time
 import zoneinfo
+from abc import ABC, abstractmethod
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -309,16 +310,18 @@ def _sniff_delimiter(header: str) -> str:
     return best if counts[best] else ","
 
 
-class _Reader:
+class _Reader(ABC):
+    """Turns a file into record units; one subclass per format."""
+
     format: str
     delimiter: str | None = None
     rows_read = 0
 
-    def units(self) -> Iterator[_Unit]:
-        raise NotImplementedError
+    @abstractmethod
+    def units(self) -> Iterator[_Unit]: ...
 
-    def describe(self, unit: _Unit, errors: Sequence[FieldError]) -> list[str]:
-        raise NotImplementedError
+    @abstractmethod
+    def describe(self, unit: _Unit, errors: Sequence[FieldError]) -> list[str]: ...
 
 
 class _CsvReader(_Reader):
