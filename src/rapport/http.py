@@ -130,7 +130,7 @@ def _token_caller(request: Request, secret: str, db: Database) -> Caller:
         caller = Caller("token", token.id, token.name, tuple(token.scopes or ()))
     if token.last_used_at is None or clock.now() - token.last_used_at >= tokens.TOUCH_EVERY:
         with db.write() as session:
-            tokens.touch(session, token)
+            tokens.touch(session, token.id)
     request.state.caller = caller
     return caller
 

@@ -10,8 +10,6 @@ after next is as fast as the first on a log of millions of rows.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +19,7 @@ from sqlalchemy import Integer, bindparam, insert, select, text, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from rapport import clock
+from rapport import clock, pagination
 from rapport.associates.models import AuditEvent
 from rapport.db import UTCDateTime, table_of
 from rapport.errors import InvalidRecord
@@ -228,13 +226,8 @@ def parse_actor(value: str) -> tuple[str, int | None]:
 
 
 def encode_cursor(at: datetime, event_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{at.isoformat()}|{event_id}".encode()).decode().rstrip("=")
+    return pagination.encode_cursor(at, event_id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, _, event_id = raw.partition("|")
-        return clock.ensure_aware(datetime.fromisoformat(when)), int(event_id)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise InvalidRecord.one("cursor", "not an audit cursor (use next_cursor from the previous page)") from None
+    return pagination.decode_cursor(cursor, field="cursor", what="audit")

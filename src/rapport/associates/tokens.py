@@ -57,10 +57,9 @@ def authenticate(session: Session, token: str) -> ApiToken | None:
 TOUCH_EVERY = timedelta(minutes=1)
 
 
-def touch(session: Session, token: ApiToken | int) -> None:
+def touch(session: Session, token_id: int) -> None:
     """Record use of a token, at most once per ``TOUCH_EVERY`` (the UPDATE matches no row otherwise)."""
     now = clock.now()
-    token_id = token if isinstance(token, int) else token.id
     session.execute(
         update(ApiToken)
         .where(ApiToken.id == token_id)

@@ -11,8 +11,6 @@ are aware UTC; "next occurrence" of a milestone is computed against the injected
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
@@ -26,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement, Label
 from sqlalchemy.sql.selectable import FromClause
 
-from rapport import clock
+from rapport import clock, pagination
 from rapport.associates.models import Associate
 from rapport.catalog.models import Product
 from rapport.commerce.models import CHANNELS, Order, OrderLine, Return, ReturnLine
@@ -169,22 +167,12 @@ def client_timeline(
 
 
 def encode_cursor(occurred_at: datetime, entry_id: int) -> str:
-    raw = f"{occurred_at.isoformat()}|{entry_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return pagination.encode_cursor(occurred_at, entry_id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
     """``(occurred_at, id)`` of the last entry already shown; InvalidRecord naming ``before`` if garbled."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, _, entry_id = raw.partition("|")
-        at = datetime.fromisoformat(when)
-        if at.tzinfo is None:
-            raise ValueError("naive")
-        return clock.ensure_aware(at), int(entry_id)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        message = "not a timeline cursor (use next_cursor from the previous page)"
-        raise InvalidRecord.one("before", message) from None
+    return pagination.decode_cursor(cursor, field="before", what="timeline")
 
 
 # -- helpers -----------------------------------------------------------------------------------
