@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -191,9 +192,7 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
         if c.name not in columns and c.default is not None and c.default.is_scalar
     }
     if session.get_bind().dialect.name != "postgresql":
-        from sqlalchemy import insert
-
-        session.execute(insert(table), [{**defaults, **r} for r in rows] if defaults else rows)
+        _sqlite_executemany(session, table, columns, defaults, rows)
         return
     from psycopg.types.json import Jsonb
 
@@ -215,6 +214,111 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
         else:
             for r in rows:
                 copy.write_row([r[c] for c in columns] + list(tail) if tail else [r[c] for c in columns])
+
+
+def _sqlite_executemany(
+    session: Session, table: Any, columns: list[str], defaults: dict[str, Any], rows: list[dict[str, Any]]
+) -> None:
+    """``executemany`` straight on the driver, each column's bind processor looked up once per call.
+
+    SQLAlchemy's own executemany path processes every parameter of every row through the
+    compiled statement; for the tens of thousands of rows a bulk import writes per second that
+    bookkeeping costs more than SQLite's insert itself.
+    """
+    dialect = session.get_bind().dialect
+    names = [*columns, *defaults]
+    procs = [
+        _sqlite_utc if isinstance(table.c[n].type, UTCDateTime) else table.c[n].type._cached_bind_processor(dialect)
+        for n in names
+    ]
+    tail = list(defaults.values())
+    if tail:
+        tail = [p(v) if p is not None else v for p, v in zip(procs[len(columns) :], tail, strict=True)]
+    pairs = [(c, p) for c, p in zip(columns, procs, strict=False) if p is not None]
+    plain = [c for c, p in zip(columns, procs, strict=False) if p is None]
+    order = [*plain, *(c for c, _ in pairs)]
+    params = []
+    for r in rows:
+        params.append((*[r[c] for c in plain], *[p(r[c]) for c, p in pairs], *tail))
+    quoted = ", ".join(f'"{n}"' for n in [*order, *defaults])
+    marks = ", ".join("?" * len(names))
+    dbapi: Any = session.connection().connection.dbapi_connection
+    cur = dbapi.cursor()
+    try:
+        cur.executemany(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', params)
+    finally:
+        cur.close()
+
+
+def _sqlite_utc(value: datetime | None) -> str | None:
+    """What ``UTCDateTime`` then SQLAlchemy's SQLite ``DateTime`` store, in one C call:
+    ``2026-07-02 14:22:03.000000`` (naive UTC, microseconds always written so text order is time order)."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: Rapport stores timezone-aware UTC only")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def one_of(session: Session, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values`` as one bound array, whatever its length.
+
+    An expanding ``IN (?, ?, ...)`` is compiled afresh for every list length and caps at the
+    driver's parameter limit; ``= ANY(%s)`` on PostgreSQL (see :func:`plan_each_statement`) and
+    ``IN (SELECT value FROM json_each(?))`` on SQLite are one cached statement with one
+    parameter. Values are str or int.
+    """
+    from sqlalchemy import any_, bindparam, func, select
+
+    items = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        element = BigInteger() if items and isinstance(items[0], int) else String()
+        return column == any_(bindparam(None, items, type_=postgresql.ARRAY(element)))
+    each = func.json_each(bindparam(None, json.dumps(items), type_=String())).table_valued("value")
+    return column.in_(select(each.c.value))
+
+
+def plan_each_statement(session: Session) -> None:
+    """Plan this transaction's statements for their actual values (PostgreSQL; no-op on SQLite).
+
+    psycopg prepares a statement run five times, and PostgreSQL may then switch to a generic
+    plan. For a batch look-up ``key = ANY($1)`` a generic plan cannot see the array, so it
+    cannot hash it: on a table still being loaded (few statistics) it filters every row of the
+    leading index column against all of it. Ingestion batches are few and large, so planning
+    each one costs nothing next to that.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+def defer_wal_flush(session: Session) -> None:
+    """Commit this transaction without waiting for its WAL to reach disk (PostgreSQL; no-op on SQLite).
+
+    For work that is safe to re-run, such as a bulk import (records carry their source's ids):
+    a crash loses at most the last few hundred milliseconds of commits, never consistency.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
+def refresh_statistics(session: Session, tables: Sequence[str]) -> None:
+    """Let the query planner see how big these tables have become (``ANALYZE``; both engines).
+
+    A bulk load into a young database outgrows the planner's picture within seconds: PostgreSQL
+    would go on planning its batch look-ups for a table of a dozen rows (scanning every row of a
+    source instead of probing the index) until autovacuum catches up, and each batch would cost
+    more than the last. Bulk writers call this as their tables double.
+    """
+    from sqlalchemy import text
+
+    for table in tables:
+        session.execute(text(f'ANALYZE "{table}"'))
 
 
 def _is_json_variant(type_: Any) -> bool:

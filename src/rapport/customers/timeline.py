@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from rapport import clock
 from rapport.customers.models import TimelineEntry
-from rapport.db import bulk_insert, table_of
+from rapport.db import bulk_insert, one_of, table_of
 
 TIMELINE = table_of(TimelineEntry)
 
@@ -55,37 +55,38 @@ def entry(
 
 
 def recorded(session: Session, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of these (source, external id) pairs are already on a timeline (indexed look-ups per source)."""
+    """Which of these (source, external id) pairs are already on a timeline (one indexed look-up per source)."""
     by_source: dict[str, list[str]] = {}
     for source, external_id in dict.fromkeys(keys):
         by_source.setdefault(source, []).append(external_id)
     found: set[tuple[str, str]] = set()
     for source, ids in by_source.items():
-        for i in range(0, len(ids), 900):
-            found.update(
-                (source, external_id)
-                for external_id in session.scalars(
-                    select(TIMELINE.c.external_id).where(
-                        TIMELINE.c.source == source, TIMELINE.c.external_id.in_(ids[i : i + 900])
-                    )
+        found.update(
+            (source, external_id)
+            for external_id in session.scalars(
+                select(TIMELINE.c.external_id).where(
+                    TIMELINE.c.source == source, one_of(session, TIMELINE.c.external_id, ids)
                 )
             )
+        )
     return found
 
 
-def append(session: Session, entries: Sequence[dict[str, Any]]) -> int:
+def append(session: Session, entries: Sequence[dict[str, Any]], *, checked: bool = False) -> int:
     """Insert entries; those already recorded (same source and external id) are skipped.
 
-    Returns how many were new. Existing keys are looked up first and the rest bulk-inserted;
-    should another process record the same entry in between, the unique key refuses the
-    transaction and the caller's unit of work is retried (see ``ingest.service``).
+    Returns how many were new. Existing keys are looked up first (unless the caller has just
+    done so: ``checked``) and the rest bulk-inserted; should another process record the same
+    entry in between, the unique key refuses the transaction and the caller's unit of work is
+    retried (see ``ingest.service``).
     """
     fresh: dict[tuple[str, str], dict[str, Any]] = {}
     for e in entries:
         fresh.setdefault((e["source"], e["external_id"]), e)
     if not fresh:
         return 0
-    for key in recorded(session, list(fresh)):
-        fresh.pop(key, None)
+    if not checked:
+        for key in recorded(session, list(fresh)):
+            fresh.pop(key, None)
     bulk_insert(session, TIMELINE, list(fresh.values()))
     return len(fresh)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from rapport import clock
 from rapport.customers.models import Customer
-from rapport.db import allocate_ids, bulk_insert, insert_for, table_of
+from rapport.db import allocate_ids, bulk_insert, insert_for, one_of, table_of
 from rapport.identity import merge
 from rapport.identity.models import Identifier, MatchCandidate
 from rapport.identity.normalize import phone_search_key
@@ -96,20 +96,18 @@ class Resolver:
         groups: dict[tuple[str, str], list[str]] = {}
         for kind, namespace, value in wanted:
             groups.setdefault((kind, namespace), []).append(value)
-        # One indexed look-up per (kind, namespace) and chunk: "value IN (...)" on the unique
+        # One indexed look-up per (kind, namespace): "value = ANY(...)" on the unique
         # (kind, namespace, value) index; row-value IN lists plan badly on PostgreSQL.
         for (kind, namespace), values in groups.items():
-            for i in range(0, len(values), 900):
-                rows = self.session.execute(
-                    select(IDENT.c.value, IDENT.c.customer_id, IDENT.c.verified).where(
-                        IDENT.c.kind == kind,
-                        IDENT.c.namespace == namespace,
-                        IDENT.c.value.in_(values[i : i + 900]),
-                    )
+            rows = self.session.execute(
+                select(IDENT.c.value, IDENT.c.customer_id, IDENT.c.verified).where(
+                    IDENT.c.kind == kind, IDENT.c.namespace == namespace, one_of(self.session, IDENT.c.value, values)
                 )
-                for value, customer_id, verified in rows:
-                    self.owner[(kind, namespace, value)] = customer_id
-                    self.verified[(kind, namespace, value)] = verified
+            )
+            owner, verified_by_key = self.owner, self.verified
+            for value, customer_id, verified in rows.all():
+                owner[(kind, namespace, value)] = customer_id
+                verified_by_key[(kind, namespace, value)] = verified
         self._loaded.update(wanted)
 
     def follow(self, customer_id: int) -> int:
@@ -118,7 +116,12 @@ class Resolver:
         return customer_id
 
     def owners(self, claims: list[Claim]) -> list[tuple[int, Claim]]:
-        self.prefetch(c.key for c in claims)
+        loaded = self._loaded
+        if any(c.key not in loaded for c in claims):
+            self.prefetch(c.key for c in claims)
+        if len(claims) == 1:  # the common case (an event naming its client one way), without sorting
+            owner = self.owner.get(claims[0].key)
+            return [] if owner is None else [(self.follow(owner), claims[0])]
         found: dict[int, Claim] = {}
         for claim in sorted(claims, key=lambda c: -STRENGTH[c.key[0]]):
             owner = self.owner.get(claim.key)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from rapport.associates.models import Associate
 from rapport.catalog.models import Product
+from rapport.db import one_of
 from rapport.inventory.models import Location
 
 
@@ -49,13 +50,11 @@ def associate_ids(session: Session, refs: Iterable[str | None]) -> dict[str, int
 def products_by_sku(session: Session, skus: Iterable[str | None]) -> dict[str, tuple[int, int, str]]:
     """SKU -> (product id, list price in minor units, currency)."""
     wanted = _present(skus)
-    found: dict[str, tuple[int, int, str]] = {}
-    for i in range(0, len(wanted), 900):
-        rows = session.execute(
-            select(Product.sku, Product.id, Product.price_minor, Product.currency).where(
-                Product.sku.in_(wanted[i : i + 900])
-            )
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Product.sku, Product.id, Product.price_minor, Product.currency).where(
+            one_of(session, Product.sku, wanted)
         )
-        for sku, id_, price, currency in rows:
-            found[sku] = (id_, price, currency)
-    return found
+    )
+    return {sku: (id_, price, currency) for sku, id_, price, currency in rows}

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from rapport import events
-from rapport.db import Database
+from rapport.db import Database, defer_wal_flush, plan_each_statement
 from rapport.errors import FieldError
 from rapport.ingest.outcome import Outcome
 from rapport.ingest.records import RECORD_TYPES, Record
@@ -55,6 +55,19 @@ class BatchResult:
             "counts": self.counts(),
             "results": [{"index": i, **o.as_dict()} for i, o in enumerate(self.outcomes)],
         }
+
+
+#: The tables each kind of record grows (for :func:`rapport.db.refresh_statistics` during bulk loads).
+GROWS: dict[str, tuple[str, ...]] = {
+    "customers": ("customer", "identifier", "customer_address", "customer_consent", "timeline_entry"),
+    "products": ("product",),
+    "locations": ("location",),
+    "associates": ("associate",),
+    "stock": ("stock_level",),
+    "orders": ("sales_order", "order_line", "timeline_entry", "customer", "identifier"),
+    "returns": ("sales_return", "return_line", "timeline_entry"),
+    "events": ("timeline_entry", "customer", "identifier", "wishlist_item"),
+}
 
 
 def _handlers() -> dict[str, Handler]:
@@ -94,9 +107,18 @@ def validate(kind: str, raw: Mapping[str, Any] | Record) -> Record:
 
 
 def ingest_records(
-    db: Database, kind: str, records: Sequence[Mapping[str, Any] | Record], *, actor: str = "integration"
+    db: Database,
+    kind: str,
+    records: Sequence[Mapping[str, Any] | Record],
+    *,
+    actor: str = "integration",
+    durable: bool = True,
 ) -> BatchResult:
-    """Validate and store ``records`` of one ``kind``; every record gets an outcome, in order."""
+    """Validate and store ``records`` of one ``kind``; every record gets an outcome, in order.
+
+    ``durable=False`` is for re-runnable work (a bulk import): on PostgreSQL the commit does not
+    wait for the WAL flush (see :func:`rapport.db.defer_wal_flush`).
+    """
     if kind not in RECORD_TYPES:
         raise KeyError(f"unknown record kind {kind!r}; expected one of {', '.join(RECORD_TYPES)}")
     handler = _handlers()[kind]
@@ -113,6 +135,9 @@ def ingest_records(
     if valid:
         try:
             with db.write() as session:
+                plan_each_statement(session)
+                if not durable:
+                    defer_wal_flush(session)
                 written = handler(session, valid)
                 events.collect(session, kind, valid, written)
             outcomes.update(written)
@@ -132,6 +157,7 @@ def _one(db: Database, kind: str, handler: Handler, item: tuple[int, Record]) ->
     index = item[0]
     try:
         with db.write() as session:
+            plan_each_statement(session)
             written = handler(session, [item])
             events.collect(session, kind, [item], written)
         return written

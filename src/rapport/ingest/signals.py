@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from rapport import clock
 from rapport.customers import timeline
 from rapport.customers.models import Note, TimelineEntry, WishlistItem
-from rapport.db import bulk_insert, insert_for, table_of
-from rapport.identity.resolve import Claim, Resolver
+from rapport.db import bulk_insert, insert_for, one_of, table_of
+from rapport.identity.resolve import Key, Resolver, email_key, external_key
 from rapport.ingest import lookups
 from rapport.ingest.customers import FieldIdentifierError, claims_for_ref, stub_profile
 from rapport.ingest.outcome import Outcome
@@ -31,6 +32,18 @@ _DEFAULT_CHANNEL = {"social_like": "social", "social_comment": "social", "social
                     "cart_abandoned": "online"}  # fmt: skip
 
 
+def _ref_keys(ref: Any, default_source: str) -> list[Key] | None:
+    """The identifier keys of a reference that needs no phone parsing (None: take the full path)."""
+    if ref.phone:
+        return None
+    keys = []
+    if ref.id:
+        keys.append(external_key(ref.source or default_source, ref.id))
+    if ref.email:
+        keys.append(email_key(ref.email))
+    return keys
+
+
 def record_events(session: Session, items: Sequence[tuple[int, EventRecord]]) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
     products = lookups.products_by_sku(session, (r.sku for _, r in items))
@@ -40,8 +53,8 @@ def record_events(session: Session, items: Sequence[tuple[int, EventRecord]]) ->
     seen = timeline.recorded(session, keys)
 
     resolver = Resolver(session)
-    claims: dict[int, list[Claim]] = {}
     todo: list[tuple[int, EventRecord, str]] = []
+    ref_keys: dict[int, list[Key] | None] = {}
     for (index, r), (source, ext) in zip(items, keys, strict=True):
         if (source, ext) in seen:
             outcomes[index] = Outcome("unchanged")
@@ -53,18 +66,30 @@ def record_events(session: Session, items: Sequence[tuple[int, EventRecord]]) ->
         elif r.associate and r.associate not in associates:
             outcomes[index] = Outcome.rejected("associate", f"unknown associate {r.associate!r}")
         else:
-            try:
-                claims[index] = claims_for_ref(r.customer, r.source)
-            except FieldIdentifierError as exc:
-                outcomes[index] = Outcome.rejected(exc.field, exc.message)
-                continue
             seen.add((source, ext))
             todo.append((index, r, ext))
-    resolver.prefetch(c.key for i, _, _ in todo for c in claims[i])
-    target = {}
+            ref_keys[index] = _ref_keys(r.customer, r.source)
+    resolver.prefetch(k for found in ref_keys.values() if found for k in found)
+
+    # Most events name a client Rapport already knows, by identifiers that all point at them:
+    # that client it is, with no resolution to stage. Anything else (a new client, identifiers
+    # of two clients, a phone to parse) goes through the resolver, in file order.
+    owner = resolver.owner
+    target: dict[int, int] = {}
     for index, r, _ in todo:
+        found = ref_keys[index]
+        if found:
+            first = owner.get(found[0])
+            if first is not None and first > 0 and all(owner.get(k) == first for k in found[1:]):
+                target[index] = first
+                continue
+        try:
+            claims = claims_for_ref(r.customer, r.source)
+        except FieldIdentifierError as exc:
+            outcomes[index] = Outcome.rejected(exc.field, exc.message)
+            continue
         res = resolver.resolve(
-            claims[index],
+            claims,
             source=r.source,
             profile=stub_profile(r.customer),
             reason=f"{r.source} {r.type} shares an identifier",
@@ -77,18 +102,27 @@ def record_events(session: Session, items: Sequence[tuple[int, EventRecord]]) ->
     entries, notes = [], []
     wish_add: list[dict[str, Any]] = []
     wish_remove: list[tuple[int, int, Any]] = []
+    now = clock.now()
     for index, r, ext in todo:
-        cid = mapping.get(target[index], target[index])
+        if index not in target:
+            continue  # refused above
+        cid = target[index]
+        if cid < 0 or cid in mapping:
+            cid = mapping.get(cid, cid)
         pid = products[r.sku][0] if r.sku else None
         aid = associates.get(r.associate) if r.associate else None
-        what = product_names.get(pid, r.sku) if pid else None
-        summary = r.summary or " ".join(p for p in (_VERBS[r.type], what) if p)
-        entries.append(timeline.entry(
-            customer_id=cid, kind=r.type, channel=r.channel or _DEFAULT_CHANNEL.get(r.type), occurred_at=r.occurred_at,
-            source=r.source, external_id=ext, location_id=stores.get(r.store) if r.store else None,
-            actor_kind="associate" if aid else "customer", actor_id=aid, product_id=pid, summary=summary,
-            data=r.data,
-        ))  # fmt: skip
+        summary = r.summary
+        if not summary:
+            what = product_names.get(pid, r.sku) if pid else None
+            summary = f"{_VERBS[r.type]} {what}" if what else _VERBS[r.type]
+        entries.append({
+            "customer_id": cid, "kind": r.type, "summary": summary[:500], "source": r.source,
+            "external_id": ext[:200], "occurred_at": r.occurred_at, "recorded_at": now,
+            "channel": r.channel or _DEFAULT_CHANNEL.get(r.type),
+            "location_id": stores.get(r.store) if r.store else None,
+            "actor_kind": "associate" if aid else "customer", "actor_id": aid, "product_id": pid,
+            "ref_type": None, "ref_id": None, "data": r.data,
+        })  # fmt: skip
         if r.type == "wishlist_add" and pid:
             wish_add.append({"customer_id": cid, "product_id": pid, "added_at": r.occurred_at, "source": r.source})
         elif r.type == "wishlist_remove" and pid:
@@ -106,7 +140,7 @@ def record_events(session: Session, items: Sequence[tuple[int, EventRecord]]) ->
                     }
                 )
         outcomes[index] = Outcome("created", cid)
-    timeline.append(session, entries)
+    timeline.append(session, entries, checked=True)  # `seen` above is this batch's check
     if wish_add:
         stmt = insert_for(session, table_of(WishlistItem)).on_conflict_do_nothing(
             index_elements=["customer_id", "product_id"]
@@ -124,7 +158,7 @@ def _product_names(session: Session, ids: list[int]) -> dict[int, str]:
     from rapport.catalog.models import Product
 
     wanted = sorted(set(ids))
-    out: dict[int, str] = {}
-    for i in range(0, len(wanted), 900):
-        out.update(session.execute(select(Product.id, Product.name).where(Product.id.in_(wanted[i : i + 900]))).all())
-    return out
+    if not wanted:
+        return {}
+    rows = session.execute(select(Product.id, Product.name).where(one_of(session, Product.id, wanted)))
+    return {pid: name for pid, name in rows}
