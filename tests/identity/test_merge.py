@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from rapport.commerce.models import Order
 from rapport.customers.models import Consent, Customer, TimelineEntry
 from rapport.errors import Conflict
-from rapport.identity.merge import merge_customers, unmerge
+from rapport.identity.merge import merge_customers, merge_many, unmerge
 from rapport.identity.models import Identifier, MergeRecord
 from tests.factories import ingest, ok, order, seed_reference
 
@@ -150,3 +150,54 @@ def test_clients_merged_earlier_follow_the_new_survivor(db):
         merge_customers(s, a, b, reason="second")
     with db.read() as s:
         assert s.get(Customer, c).merged_into_id == a
+
+
+def _client(db, ext: str, **fields) -> int:
+    record = {"source": "pos", "id": ext, "emails": [f"{ext.lower()}@example.com"], **fields}
+    return ok(ingest(db, "customers", record)).outcomes[0].id
+
+
+def test_merging_many_pairs_at_once_ends_as_merging_them_one_by_one(db):
+    a, b = _two_clients(db)
+    c = _client(db, "C", sizes={"rings": "52"}, consent=[{"channel": "sms", "granted": True}])
+    d, e = _client(db, "D"), _client(db, "E", first_name="Eve", tags=["gift"])
+    ok(ingest(db, "orders", order("O-C", customer={"source": "pos", "id": "C"})))
+    ok(ingest(db, "orders", order("O-E", customer={"source": "pos", "id": "E"})))
+    before = _snapshot(db, a, b, c, d, e)
+    # A chain (C into B, then B into A) and an independent pair, in one call.
+    with db.write() as s:
+        outcomes = merge_many(s, [(b, c, "chain 1"), (d, e, "apart"), (a, b, "chain 2")])
+    assert [(o.survivor_id, o.loser_id) for o in outcomes] == [(b, c), (d, e), (a, b)]
+    _, orders, idents, _, _ = _snapshot(db, a, b, c, d, e)
+    assert orders == {"O-A": a, "O-B": a, "O-C": a, "O-E": d}
+    assert {v for k, v in idents.items() if k.startswith(("c@", "lea"))} == {a}
+    assert idents["e@example.com"] == d
+    with db.read() as s:
+        assert s.get(Customer, c).merged_into_id == a  # followed B into A
+        assert s.get(Customer, a).sizes == {"shoes": "38", "tops": "S", "rings": "52"}
+        assert (s.get(Customer, d).first_name, s.get(Customer, d).tags) == ("Eve", ["gift"])
+        assert s.get(MergeRecord, outcomes[2].merge_id).moved["sales_order.customer_id"]  # B's and C's orders
+    # Undone in reverse order, everything is as it was.
+    for outcome in reversed(outcomes):
+        with db.write() as s:
+            unmerge(s, outcome.merge_id)
+    assert _snapshot(db, a, b, c, d, e) == before
+
+
+def test_a_batch_that_links_three_clients_merges_them_into_the_oldest(db):
+    seed_reference(db)
+    a, b, c = _client(db, "A"), _client(db, "B"), _client(db, "C")
+    seen = {"source": "web", "id": "ev-c", "type": "page_view", "occurred_at": "2026-11-01T10:00:00Z"}
+    ok(ingest(db, "events", {**seen, "customer": {"email": "c@example.com"}}))
+    result = ingest(
+        db,
+        "customers",
+        {"source": "shopify", "id": "S1", "emails": ["b@example.com", "c@example.com"]},
+        {"source": "shopify", "id": "S2", "emails": ["a@example.com", "b@example.com"]},
+    )
+    assert {o.id for o in ok(result).outcomes} == {a}
+    with db.read() as s:
+        assert {s.get(Customer, x).merged_into_id for x in (b, c)} == {a}
+        entry = s.scalars(select(TimelineEntry).where(TimelineEntry.external_id == "ev-c")).one()
+        assert entry.customer_id == a
+        assert s.scalar(select(func.count()).select_from(MergeRecord)) == 2

@@ -8,11 +8,12 @@ merge. ``unmerge`` puts back exactly those rows and those values.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, and_, select, update
+from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from rapport import clock
@@ -149,123 +150,211 @@ def merge_customers(
     session: Session, survivor_id: int, loser_id: int, *, reason: str, actor: str = "system"
 ) -> MergeOutcome:
     """Fold ``loser_id`` into ``survivor_id`` in the caller's transaction."""
-    if survivor_id == loser_id:
-        raise Conflict("cannot merge a client into itself")
-    # Lock both rows in id order so two concurrent merges cannot deadlock or interleave.
-    first, second = sorted((survivor_id, loser_id))
-    profiles = {first: _profile(session, first, lock=True), second: _profile(session, second, lock=True)}
-    survivor, loser = profiles[survivor_id], profiles[loser_id]
-    for who, row in (("survivor", survivor), ("loser", loser)):
-        if row["status"] != "active":
-            raise Conflict(f"{who} client {row['id']} is {row['status']} (merged into {row['merged_into_id']})")
+    return merge_many(session, [(survivor_id, loser_id, reason)], actor=actor)[0]
+
+
+def merge_many(session: Session, pairs: Sequence[tuple[int, int, str]], *, actor: str = "system") -> list[MergeOutcome]:
+    """Fold each ``(survivor, loser, reason)`` in turn, as if merged one by one; outcomes in order.
+
+    A batch of ingestion can link hundreds of pairs of clients. Pairs are taken in *rounds*:
+    runs of consecutive pairs in which no client appears twice (so no round depends on its own
+    writes, and a unique row of one loser cannot collide with another's), and each round moves
+    every child table's rows with one statement. Chains (C into B, then B into A) fall into
+    successive rounds and end exactly as sequential merges would.
+    """
+    for survivor_id, loser_id, _ in pairs:
+        if survivor_id == loser_id:
+            raise Conflict("cannot merge a client into itself")
+    outcomes: list[MergeOutcome] = []
+    for round_ in _rounds(pairs):
+        outcomes.extend(_merge_round(session, round_, actor))
+    return outcomes
+
+
+def _rounds(pairs: Sequence[tuple[int, int, str]]) -> list[list[tuple[int, int, str]]]:
+    rounds: list[list[tuple[int, int, str]]] = []
+    seen: set[int] = set()
+    for pair in pairs:
+        survivor_id, loser_id, _ = pair
+        if not rounds or survivor_id in seen or loser_id in seen:
+            rounds.append([])
+            seen = set()
+        rounds[-1].append(pair)
+        seen.update((survivor_id, loser_id))
+    return rounds
+
+
+def _move_statement(session: Session, child: ChildTable) -> Any:
+    """UPDATE moving a child table's rows from each loser to its survivor, returning (id, survivor)."""
+    t, col = child.table.name, child.column
+    if session.get_bind().dialect.name == "postgresql":
+        pairs = "(SELECT unnest(CAST(:losers AS BIGINT[])) AS l, unnest(CAST(:survivors AS BIGINT[])) AS s)"
+        returning = f'RETURNING "{t}".id, "{t}"."{col}"'
+    else:
+        pairs = "(SELECT json_extract(value, '$[0]') AS l, json_extract(value, '$[1]') AS s FROM json_each(:pairs))"
+        returning = f'RETURNING id, "{col}"'  # SQLite's RETURNING sees only the updated table
+    clash = ""
+    if child.unique_with:
+        same = " AND ".join(f'clash."{c}" = "{t}"."{c}"' for c in child.unique_with)
+        clash = f' AND NOT EXISTS (SELECT 1 FROM "{t}" AS clash WHERE clash."{col}" = m.s AND {same})'
+    return text(f'UPDATE "{t}" SET "{col}" = m.s FROM {pairs} AS m WHERE "{t}"."{col}" = m.l{clash} {returning}')
+
+
+def _pair_params(session: Session, pairs: Sequence[tuple[int, int, str]]) -> dict[str, Any]:
+    if session.get_bind().dialect.name == "postgresql":
+        return {"losers": [p[1] for p in pairs], "survivors": [p[0] for p in pairs]}
+    return {"pairs": json.dumps([[p[1], p[0]] for p in pairs])}
+
+
+def _merge_round(session: Session, pairs: list[tuple[int, int, str]], actor: str) -> list[MergeOutcome]:
+    # Lock every row of the round in id order so concurrent merges cannot deadlock or interleave.
+    ids = sorted({i for p in pairs for i in p[:2]})
+    stmt = select(CUSTOMER).where(CUSTOMER.c.id.in_(ids)).order_by(CUSTOMER.c.id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    profiles = {row["id"]: dict(row) for row in session.execute(stmt).mappings()}
+    for survivor_id, loser_id, _ in pairs:
+        for who, cid in (("survivor", survivor_id), ("loser", loser_id)):
+            row = profiles.get(cid)
+            if row is None:
+                raise NotFound(f"client {cid} not found")
+            if row["status"] != "active":
+                raise Conflict(f"{who} client {cid} is {row['status']} (merged into {row['merged_into_id']})")
 
     now = clock.now()
-    moved: dict[str, list[int]] = {}
+    loser_of = {survivor_id: loser_id for survivor_id, loser_id, _ in pairs}
+    params = _pair_params(session, pairs)
+    moved: dict[int, dict[str, list[int]]] = {loser_id: {} for _, loser_id, _ in pairs}
     for key, child in _CHILD_TABLES.items():
-        t = child.table
-        col = t.c[child.column]
-        stmt = update(t).where(col == loser_id)
-        if child.unique_with:
-            clash = t.alias("clash")
-            stmt = stmt.where(
-                ~select(clash.c.id)
-                .where(clash.c[child.column] == survivor_id)
-                .where(and_(*(clash.c[c] == t.c[c] for c in child.unique_with)))
-                .exists()
-            )
-        ids = sorted(session.scalars(stmt.values({child.column: survivor_id}).returning(t.c.id)))
-        if ids:
-            moved[key] = ids
+        for row_id, survivor_id in session.execute(_move_statement(session, child), params).all():
+            moved[loser_of[survivor_id]].setdefault(key, []).append(row_id)
+    for by_table in moved.values():
+        for key in by_table:
+            by_table[key].sort()
 
     # Consent: the newer decision per channel wins, and the survivor's old one is kept for undo.
-    consent_choices = _merge_consent(session, survivor_id, loser_id)
+    consent_choices = _merge_consent(session, pairs)
 
-    # Clients merged into the loser earlier now point at the survivor directly.
-    earlier = list(session.scalars(select(CUSTOMER.c.id).where(CUSTOMER.c.merged_into_id == loser_id)))
-    if earlier:
-        session.execute(update(CUSTOMER).where(CUSTOMER.c.id.in_(earlier)).values(merged_into_id=survivor_id))
+    # Clients merged into a loser earlier now point at its survivor directly.
+    earlier: dict[int, list[int]] = {loser_id: [] for _, loser_id, _ in pairs}
+    for cid, survivor_id in session.execute(_earlier_statement(session), params).all():
+        earlier[loser_of[survivor_id]].append(cid)
 
-    changes = _combined(survivor, loser)
-    if changes:
-        session.execute(update(CUSTOMER).where(CUSTOMER.c.id == survivor_id).values(**changes, updated_at=now))
-    session.execute(
+    changes = {survivor_id: _combined(profiles[survivor_id], profiles[loser_id]) for survivor_id, loser_id, _ in pairs}
+    for survivor_id, change in changes.items():
+        if change:
+            session.execute(update(CUSTOMER).where(CUSTOMER.c.id == survivor_id).values(**change, updated_at=now))
+    session.connection().execute(
         update(CUSTOMER)
-        .where(CUSTOMER.c.id == loser_id)
-        .values(status="merged", merged_into_id=survivor_id, updated_at=now)
+        .where(CUSTOMER.c.id == bindparam("_loser"))
+        .values(status="merged", merged_into_id=bindparam("_survivor"), updated_at=now),
+        [{"_loser": loser_id, "_survivor": survivor_id} for survivor_id, loser_id, _ in pairs],
     )
-    record = MergeRecord(
-        survivor_id=survivor_id,
-        loser_id=loser_id,
-        reason=reason[:500],
-        actor=actor[:200],
-        moved={**moved, "_earlier_merged": earlier},
-        field_choices={
-            "survivor_before": {k: _jsonable(survivor[k]) for k in changes},
-            "survivor_after": {k: _jsonable(v) for k, v in changes.items()},
-            "consent": consent_choices,
-        },
-        created_at=now,
-    )
-    session.add(record)
+    records = [
+        MergeRecord(
+            survivor_id=survivor_id,
+            loser_id=loser_id,
+            reason=reason[:500],
+            actor=actor[:200],
+            moved={**moved[loser_id], "_earlier_merged": sorted(earlier[loser_id])},
+            field_choices={
+                "survivor_before": {k: _jsonable(profiles[survivor_id][k]) for k in changes[survivor_id]},
+                "survivor_after": {k: _jsonable(v) for k, v in changes[survivor_id].items()},
+                "consent": consent_choices.get(survivor_id, []),
+            },
+            created_at=now,
+        )
+        for survivor_id, loser_id, reason in pairs
+    ]
+    session.add_all(records)
     session.flush()
     # Pending fuzzy candidates between the two are settled by this merge.
-    a, b = sorted((survivor_id, loser_id))
-    session.execute(
-        update(MatchCandidate)
-        .where(MatchCandidate.customer_id == a, MatchCandidate.other_customer_id == b)
-        .where(MatchCandidate.status == "pending")
-        .values(status="merged", decided_at=now, decided_by=actor[:200])
+    session.connection().execute(
+        update(table_of(MatchCandidate))
+        .where(
+            table_of(MatchCandidate).c.customer_id == bindparam("_a"),
+            table_of(MatchCandidate).c.other_customer_id == bindparam("_b"),
+            table_of(MatchCandidate).c.status == "pending",
+        )
+        .values(status="merged", decided_at=now, decided_by=actor[:200]),
+        [{"_a": min(p[:2]), "_b": max(p[:2])} for p in pairs],
     )
-    name = " ".join(p for p in (loser["first_name"], loser["last_name"]) if p) or f"client {loser_id}"
-    timeline.append(
-        session,
-        [
+    entries = []
+    for record in records:
+        loser = profiles[record.loser_id]
+        name = " ".join(p for p in (loser["first_name"], loser["last_name"]) if p) or f"client {record.loser_id}"
+        entries.append(
             timeline.entry(
-                customer_id=survivor_id,
+                customer_id=record.survivor_id,
                 kind="merge",
                 source="rapport",
                 external_id=f"merge:{record.id}",
                 occurred_at=now,
-                summary=f"Merged {name} (#{loser_id}) into this profile: {reason}",
+                summary=f"Merged {name} (#{record.loser_id}) into this profile: {record.reason}",
                 ref_type="merge",
                 ref_id=record.id,
                 actor_kind="associate" if actor != "system" else "system",
-                data={"loser_id": loser_id, "actor": actor},
+                data={"loser_id": record.loser_id, "actor": actor},
             )
-        ],
+        )
+    timeline.append(session, entries, checked=True)  # merge ids are new: nothing to look up
+    outcomes = [MergeOutcome(r.id, r.survivor_id, r.loser_id, moved[r.loser_id]) for r in records]
+    for outcome in outcomes:
+        for callback in _AFTER_MERGE:
+            callback(session, outcome)
+    return outcomes
+
+
+def _earlier_statement(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        pairs = "(SELECT unnest(CAST(:losers AS BIGINT[])) AS l, unnest(CAST(:survivors AS BIGINT[])) AS s)"
+        returning = "RETURNING customer.id, customer.merged_into_id"
+    else:
+        pairs = "(SELECT json_extract(value, '$[0]') AS l, json_extract(value, '$[1]') AS s FROM json_each(:pairs))"
+        returning = "RETURNING id, merged_into_id"
+    return text(
+        f"UPDATE customer SET merged_into_id = m.s FROM {pairs} AS m WHERE customer.merged_into_id = m.l {returning}"
     )
-    outcome = MergeOutcome(record.id, survivor_id, loser_id, moved)
-    for callback in _AFTER_MERGE:
-        callback(session, outcome)
-    return outcome
 
 
-def _merge_consent(session: Session, survivor_id: int, loser_id: int) -> list[dict[str, Any]]:
+def _merge_consent(session: Session, pairs: Sequence[tuple[int, int, str]]) -> dict[int, list[dict[str, Any]]]:
+    """Per survivor: the consent rows it took from its loser, with their values before (for undo)."""
     from rapport.customers.models import Consent
 
     t = table_of(Consent)
-    rows = session.execute(select(t).where(t.c.customer_id.in_((survivor_id, loser_id)))).mappings().all()
-    mine = {r["channel"]: r for r in rows if r["customer_id"] == survivor_id}
-    theirs = {r["channel"]: r for r in rows if r["customer_id"] == loser_id}
-    choices = []
-    for channel, other in theirs.items():
-        own = mine.get(channel)
-        if own is not None and other["recorded_at"] > own["recorded_at"]:
-            choices.append(
-                {
-                    "id": own["id"],
-                    "before": {
-                        "granted": own["granted"],
-                        "source": own["source"],
-                        "recorded_at": own["recorded_at"].isoformat(),
-                    },
-                }
-            )
-            session.execute(
-                update(t)
-                .where(t.c.id == own["id"])
-                .values(granted=other["granted"], source=other["source"], recorded_at=other["recorded_at"])
-            )
+    ids = sorted({i for p in pairs for i in p[:2]})
+    rows = session.execute(select(t).where(t.c.customer_id.in_(ids))).mappings().all()
+    by_customer: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        by_customer.setdefault(r["customer_id"], {})[r["channel"]] = r
+    choices: dict[int, list[dict[str, Any]]] = {}
+    updates = []
+    for survivor_id, loser_id, _ in pairs:
+        mine = by_customer.get(survivor_id, {})
+        for channel, other in by_customer.get(loser_id, {}).items():
+            own = mine.get(channel)
+            if own is not None and other["recorded_at"] > own["recorded_at"]:
+                choices.setdefault(survivor_id, []).append(
+                    {
+                        "id": own["id"],
+                        "before": {
+                            "granted": own["granted"],
+                            "source": own["source"],
+                            "recorded_at": own["recorded_at"].isoformat(),
+                        },
+                    }
+                )
+                updates.append(
+                    {"_id": own["id"], "granted": other["granted"], "source": other["source"],
+                     "recorded_at": other["recorded_at"]}
+                )  # fmt: skip
+    if updates:
+        session.connection().execute(
+            update(t)
+            .where(t.c.id == bindparam("_id"))
+            .values(granted=bindparam("granted"), source=bindparam("source"), recorded_at=bindparam("recorded_at")),
+            updates,
+        )
     return choices
 
 

@@ -88,6 +88,9 @@ class Resolver:
         self.real_ids: dict[int, int] = {}
         self._stored_verified: dict[int, set[str]] = {}
         self._claimed_verified: dict[int, set[str]] = {}
+        #: Merges decided in this batch, written together by :meth:`apply_merges`.
+        self.pending_merges: list[tuple[int, int, str]] = []
+        self.merged_into: dict[int, int] = {}
 
     # -- reading -------------------------------------------------------------------------
     def prefetch(self, keys: Iterable[Key]) -> None:
@@ -109,11 +112,28 @@ class Resolver:
                 owner[(kind, namespace, value)] = customer_id
                 verified_by_key[(kind, namespace, value)] = verified
         self._loaded.update(wanted)
+        # The verified emails of every client just found, for the two-people rule, in one query.
+        found = sorted({self.owner[k] for k in wanted if k in self.owner} - self._stored_verified.keys())
+        if found:
+            for cid in found:
+                self._stored_verified[cid] = set()
+            rows = self.session.execute(
+                select(IDENT.c.customer_id, IDENT.c.value).where(
+                    one_of(self.session, IDENT.c.customer_id, found),
+                    IDENT.c.kind == "email",
+                    IDENT.c.verified.is_(True),
+                )
+            )
+            for cid, value in rows.all():
+                self._stored_verified[cid].add(value)
 
     def follow(self, customer_id: int) -> int:
-        while customer_id < 0 and self.staged[customer_id].redirect is not None:
-            customer_id = self.staged[customer_id].redirect  # type: ignore[assignment]
-        return customer_id
+        """Where a client now lives: staged clients folded into others, merges decided in this batch."""
+        while True:
+            nxt = self.staged[customer_id].redirect if customer_id < 0 else self.merged_into.get(customer_id)
+            if nxt is None:
+                return customer_id
+            customer_id = nxt
 
     def owners(self, claims: list[Claim]) -> list[tuple[int, Claim]]:
         loaded = self._loaded
@@ -246,7 +266,8 @@ class Resolver:
             return real
         survivor, loser = min(a, b), max(a, b)  # the longer-known record survives
         self._verified_emails(survivor), self._verified_emails(loser)  # read before the rows move
-        merge.merge_customers(self.session, survivor, loser, reason=reason, actor=self.actor)
+        self.pending_merges.append((survivor, loser, reason))
+        self.merged_into[loser] = survivor
         for emails in (self._stored_verified, self._claimed_verified):
             if loser in emails:
                 emails.setdefault(survivor, set()).update(emails.pop(loser))
@@ -280,8 +301,19 @@ class Resolver:
         return self._pending_updates
 
     # -- writing -------------------------------------------------------------------------
+    def apply_merges(self) -> None:
+        """Write the merges decided so far (set-based, see :func:`merge.merge_many`).
+
+        Callers that read clients' stored rows after resolving call this first, so they see each
+        survivor with everything it absorbed; :meth:`flush` calls it too.
+        """
+        if self.pending_merges:
+            merge.merge_many(self.session, self.pending_merges, actor=self.actor)
+            self.pending_merges = []
+
     def flush(self) -> dict[int, int]:
-        """Write staged clients and new identifiers; return temporary id -> real id."""
+        """Write merges, staged clients and new identifiers; return temporary (and merged) id -> real id."""
+        self.apply_merges()
         now = clock.now()
         roots = [s for s in self.staged.values() if s.redirect is None and s.temp_id not in self.real_ids]
         if roots:
@@ -310,7 +342,10 @@ class Resolver:
                 self.owner[key] = self.real(owner)
         if self.candidates:
             self._write_candidates()
-        return dict(self.real_ids)
+        out = dict(self.real_ids)
+        for loser in self.merged_into:
+            out[loser] = self.follow(loser)
+        return out
 
     def real(self, customer_id: int) -> int:
         return self.real_ids[customer_id] if customer_id < 0 else customer_id
@@ -318,7 +353,8 @@ class Resolver:
     def _fill_gaps(self) -> None:
         from sqlalchemy import update
 
-        for customer_id, values in self.pending_updates.items():
+        for folded_into, values in self.pending_updates.items():
+            customer_id = self.follow(folded_into)  # it may have been merged since
             row = self.session.execute(select(CUSTOMER).where(CUSTOMER.c.id == customer_id)).mappings().first()
             if row is None:
                 continue

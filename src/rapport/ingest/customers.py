@@ -124,6 +124,7 @@ def upsert_customers(
             review[index] = [f"not merged, sent to review: {res.conflict}"]
 
     # 3. Current state of existing clients and their child rows, in one query per table.
+    resolver.apply_merges()  # survivors' rows include what they absorbed
     existing_ids = sorted({resolver.follow(t) for t in target.values() if resolver.follow(t) > 0})
     work: dict[int, dict[str, Any]] = {}
     before: dict[int, dict[str, Any]] = {}
