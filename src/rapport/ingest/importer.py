@@ -48,6 +48,7 @@ from rapport.ingest.columns import (
 )
 from rapport.ingest.records import RECORD_TYPES, Record
 from rapport.ingest.service import GROWS, ingest_records
+from rapport.runtime import gc_tuned
 
 KINDS = tuple(RECORD_TYPES)
 FORMATS = ("csv", "jsonl")
@@ -852,7 +853,7 @@ def import_file(
     fmt, rejects_path = check_options(options)
     source = options.source.strip().lower() if options.source else None
     actor = f"import:{options.path.name}"
-    with options.path.open("rb") as f:
+    with gc_tuned(), options.path.open("rb") as f:
         reader: _Reader = (_CsvReader if fmt == "csv" else _JsonlReader)(f, options, source)
         stats = ImportStats(
             options.kind, options.path, fmt, rejects_path, options.path.stat().st_size, delimiter=reader.delimiter
