@@ -148,7 +148,7 @@ def book_of(db: Database) -> dict[int, int | None]:
 @pytest.fixture
 def api(db: Database) -> TestClient:
     with db.write() as session:
-        issued = create_token(session, "clientbook-tests")
+        issued = create_token(session, "clientbook-tests", ["ingest", "read", "audit"])
     client = TestClient(create_app())
     client.headers["Authorization"] = f"Bearer {issued.token}"
     return client

@@ -25,10 +25,14 @@ def test_every_route_needs_a_token(db, method, path):
     assert getattr(TestClient(create_app()), method)(path).status_code == 401
 
 
-def test_the_permission_seam_lets_integration_tokens_through_and_nobody_else_yet():
-    authorize(Caller("token", 1, "crm", ("read",)), "clientbook.reassign", associate_id=3)
+def test_the_permission_seam_follows_the_token_scopes_and_the_associate_rules():
+    authorize(Caller("token", 1, "crm", ("read",)), "clientbook.read", associate_id=3)
+    authorize(Caller("token", 1, "crm", ("ingest",)), "clientbook.reassign", associate_id=3)
     with pytest.raises(PermissionDenied):
-        authorize(Caller("associate", 5, "ana", ()), "clientbook.read", associate_id=5)
+        authorize(Caller("token", 1, "crm", ("read",)), "clientbook.reassign", associate_id=3)
+    with pytest.raises(PermissionDenied):
+        authorize(Caller("associate", 5, "ana", (), role="associate"), "clientbook.assign")
+    authorize(Caller("associate", 5, "ana", (), role="associate"), "notifications.read", associate_id=5)
     with pytest.raises(ValueError, match="unknown action"):
         authorize(Caller("token", 1, "crm", ()), "clientbook.delete")
 

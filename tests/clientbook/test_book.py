@@ -118,6 +118,8 @@ def test_the_book_sorts_and_pages_one_client_at_a_time_in_the_same_order(db, sho
         (BookFilters(purchased_after=datetime(2026, 10, 1, tzinfo=UTC)), ["Adler"]),
         (BookFilters(min_spend_minor=20000), ["Adler", "Brun"]),
         (BookFilters(min_spend_minor=20000, currency="usd"), ["Brun"]),
+        (BookFilters(max_spend_minor=19999), ["Dumas", "Colin"]),  # no purchase yet is a spend of 0
+        (BookFilters(min_spend_minor=1, max_spend_minor=10**9), ["Adler", "Dumas", "Brun"]),
         (BookFilters(tags=["vip"]), ["Adler", "Brun"]),
         (BookFilters(tags=["vip", "fragrance"]), ["Brun"]),
         (BookFilters(milestone_within_days=7), ["Adler"]),

@@ -87,6 +87,7 @@ class BookFilters:
     purchased_after: datetime | None = None
     #: Net spend at least this, in minor units of the book's currency.
     min_spend_minor: int | None = None
+    max_spend_minor: int | None = None
     currency: str | None = None
     #: Clients carrying every one of these tags.
     tags: Sequence[str] = ()
@@ -296,6 +297,8 @@ def _conditions(session: Session, book: Any, f: BookFilters, today: date) -> lis
         out.append(book.c.last_purchase_at >= clock.ensure_aware(f.purchased_after))
     if f.min_spend_minor is not None:
         out.append(book.c.spend >= f.min_spend_minor)
+    if f.max_spend_minor is not None:
+        out.append(book.c.spend <= f.max_spend_minor)
     if f.milestone_within_days is not None:
         out.append(book.c.milestone_soon == 1)
     if f.not_contacted_days is not None:
@@ -348,6 +351,10 @@ def _check(f: BookFilters, sort: str, order: str | None, limit: int) -> str | No
             raise InvalidRecord.one(name, f"must be between 0 and {MAX_DAYS}")
     if f.min_spend_minor is not None and f.min_spend_minor < 0:
         raise InvalidRecord.one("min_spend", "must not be negative")
+    if f.max_spend_minor is not None and f.max_spend_minor < 0:
+        raise InvalidRecord.one("max_spend", "must not be negative")
+    if f.min_spend_minor is not None and f.max_spend_minor is not None and f.max_spend_minor < f.min_spend_minor:
+        raise InvalidRecord.one("max_spend", "must not be below min_spend")
     if f.currency is None:
         return None
     try:

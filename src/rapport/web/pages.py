@@ -120,5 +120,10 @@ def logout(request: Request, _caller: Caller = Depends(csrf_checked), db: Databa
 
 @router.get("/", name="home")
 def home(request: Request, caller: Caller = Depends(page_caller), session: Session = Depends(read_session)) -> Response:
+    """Today's appointments, open tasks, new assignments and recently viewed clients (one tap to each)."""
+    from rapport.associates.home import home_screen
+    from rapport.web.when import when
+
     stores = users.stores_by_id(session, caller.store_ids)
-    return render(request, "home.html", {"stores": stores, "regions": caller.regions})
+    screen = home_screen(session, caller.id)
+    return render(request, "home.html", {"stores": stores, "regions": caller.regions, "screen": screen, "when": when})
