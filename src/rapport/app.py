@@ -35,10 +35,12 @@ def _warm_search() -> None:
 async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     from rapport.db import get_database
     from rapport.identity.candidates import BackgroundDrainer
+    from rapport.runtime import tune_gc
 
     threading.Thread(target=_warm_search, name="warm-search", daemon=True).start()
     drainer = BackgroundDrainer(get_database)  # the duplicate scan, off the ingest path
     drainer.start()
+    tune_gc()
     yield
     drainer.stop()
 
@@ -71,7 +73,7 @@ def create_app() -> FastAPI:
             return error_page(request, 404 if in_path else 400)
         errors = []
         for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+            loc = [str(p) for i, p in enumerate(err.get("loc", ())) if not (i == 0 and p == "body")]
             msg = str(err.get("msg", "invalid"))
             errors.append({"field": ".".join(loc) or "(body)", "message": msg.removeprefix("Value error, ")})
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
@@ -81,17 +83,29 @@ def create_app() -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    from rapport.associates.api import router as me_router
     from rapport.clientbook.api import router as clientbook_router
     from rapport.customers.api import router as customers_router
+    from rapport.customers.counter_api import router as counter_router
     from rapport.identity.api import router as identity_router
     from rapport.ingest.api import router as ingest_router
     from rapport.ingest.connectors.shopify_api import router as shopify_router
+    from rapport.web.book import router as book_pages
+    from rapport.web.clients import router as clients_pages
+    from rapport.web.newclient import router as newclient_pages
+    from rapport.web.notifications import router as notification_pages
 
     app.include_router(ingest_router, prefix="/api/v1")
     app.include_router(customers_router, prefix="/api/v1")
     app.include_router(identity_router, prefix="/api/v1")
     app.include_router(shopify_router, prefix="/api/v1")
     app.include_router(clientbook_router, prefix="/api/v1")
+    app.include_router(me_router, prefix="/api/v1")
+    app.include_router(counter_router, prefix="/api/v1")
+    app.include_router(newclient_pages)  # /clients/new before /clients/{customer_id}
+    app.include_router(book_pages)
+    app.include_router(notification_pages)
+    app.include_router(clients_pages)
     mount_web(app)
     _publish_record_schemas(app)
     return app
