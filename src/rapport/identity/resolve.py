@@ -117,14 +117,14 @@ class Resolver:
         if found:
             for cid in found:
                 self._stored_verified[cid] = set()
-            rows = self.session.execute(
+            emails = self.session.execute(
                 select(IDENT.c.customer_id, IDENT.c.value).where(
                     one_of(self.session, IDENT.c.customer_id, found),
                     IDENT.c.kind == "email",
                     IDENT.c.verified.is_(True),
                 )
             )
-            for cid, value in rows.all():
+            for cid, value in emails.all():
                 self._stored_verified[cid].add(value)
 
     def follow(self, customer_id: int) -> int:

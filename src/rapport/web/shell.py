@@ -75,8 +75,10 @@ class CachedStaticFiles(StaticFiles):
 def mount(app: FastAPI) -> None:
     """Add the pages, /static and the HTML error handling to ``app``."""
     from rapport.web.pages import router
+    from rapport.web.product_images import router as product_images
 
     app.include_router(router)
+    app.include_router(product_images)  # /static/products/*.svg, drawn; before the /static mount
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(SignInRequired)
