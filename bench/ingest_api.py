@@ -1,7 +1,8 @@
 """Benchmark 1 — records/s through the batch API with identity resolution, over real HTTP.
 
-A fresh database, a real ``uvicorn`` process, a token made with ``rapport tokens create``, and a
-client that posts batches of 1,000 records one request at a time: customer records first
+A fresh database, a real ``uvicorn`` process, a token made with ``rapport tokens create``, and
+``Plan.ingest_clients`` clients (2: integrations and webhooks arrive concurrently) each posting
+batches of 1,000 records, the next as soon as the last is answered: customer records first
 (about 15% share an identifier with an earlier record, some linking two existing clients so a
 real merge happens), then orders that refer to those clients by external id, email or phone.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -62,22 +64,47 @@ def batches(recs: list[dict[str, Any]], size: int) -> tuple[list[bytes], list[in
     return [json.dumps({"records": c}).encode() for c in chunks], [len(c) for c in chunks]
 
 
-def post_all(http: Any, phase: Phase, cap: float, *, keep: bool = True) -> None:
-    """Send the phase's batches one at a time; stop once ``cap`` seconds have gone by."""
+def post_all(server: Any, token: str, phase: Phase, cap: float, *, clients: int = 1, keep: bool = True) -> None:
+    """Send the phase's batches from ``clients`` keep-alive connections at once, each posting its next
+    batch as soon as the previous one is answered; stop taking new batches after ``cap`` seconds."""
     started = time.perf_counter()
     url = f"/api/v1/ingest/{phase.kind}/batch"
     headers = {"content-type": "application/json"}
-    for body in phase.bodies:
-        response = http.post(url, content=body, headers=headers)
-        if response.status_code != 200:
-            raise RuntimeError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
-        if keep:
-            phase.responses.append(response.content)
-        phase.sent += 1
-        if time.perf_counter() - started > cap and phase.sent < len(phase.bodies):
-            phase.stopped_early = True
-            break
+    taken = iter(range(len(phase.bodies)))
+    lock = threading.Lock()
+    answers: dict[int, bytes] = {}
+    failures: list[str] = []
+
+    def sender() -> None:
+        with harness.client(server, token) as http:
+            while not failures:
+                with lock:
+                    if time.perf_counter() - started > cap:
+                        phase.stopped_early = len(answers) < len(phase.bodies)
+                        return
+                    i = next(taken, None)
+                if i is None:
+                    return
+                response = http.post(url, content=phase.bodies[i], headers=headers)
+                if response.status_code != 200:
+                    failures.append(f"POST {url} answered {response.status_code}: {response.text[:500]}")
+                    return
+                with lock:
+                    answers[i] = response.content if keep else b""
+
+    threads = [threading.Thread(target=sender, name=f"bench-client-{n}") for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     phase.seconds = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(failures[0])
+    phase.sent = len(answers)
+    phase.sizes = [phase.sizes[i] for i in sorted(answers)]
+    phase.bodies = [phase.bodies[i] for i in sorted(answers)]
+    if keep:
+        phase.responses = [answers[i] for i in sorted(answers)]
 
 
 def seed_reference_over_http(http: Any) -> None:
@@ -111,12 +138,13 @@ def run(engine: str, plan: Plan, log: Log = harness.log_to_stderr) -> list[Figur
         rapport = harness.Server(
             "rapport.app:create_app", factory=True, env=harness.rapport_env(url), name=f"rapport-ingest-{engine}"
         )
-        with rapport as server, harness.client(server, token) as http:
-            seed_reference_over_http(http)
+        with rapport as server:
+            with harness.client(server, token) as http:
+                seed_reference_over_http(http)
             marks = [harness.max_ids(db)]
-            post_all(http, customers, plan.phase_cap_seconds)
+            post_all(server, token, customers, plan.phase_cap_seconds, clients=plan.ingest_clients)
             marks.append(harness.max_ids(db))
-            post_all(http, order_phase, plan.phase_cap_seconds)
+            post_all(server, token, order_phase, plan.phase_cap_seconds, clients=plan.ingest_clients)
             marks.append(harness.max_ids(db))
         counts = harness.row_counts(db)
         db.engine.dispose()
@@ -133,11 +161,10 @@ def run(engine: str, plan: Plan, log: Log = harness.log_to_stderr) -> list[Figur
 
         # The trivial endpoint: the same bodies, the same client.
         trivial: list[float] = []
-        with harness.Server("bench.trivial_app:app", name=f"trivial-ingest-{engine}") as server, \
-                harness.client(server, token) as http:  # fmt: skip
+        with harness.Server("bench.trivial_app:app", name=f"trivial-ingest-{engine}") as server:
             for phase in (customers, order_phase):
                 echo = Phase(phase.kind, phase.bodies[: phase.sent], phase.sizes[: phase.sent])
-                post_all(http, echo, float("inf"), keep=False)
+                post_all(server, token, echo, float("inf"), clients=plan.ingest_clients, keep=False)
                 trivial.append(echo.seconds)
     finally:
         harness.drop_database(url)
@@ -163,7 +190,7 @@ def run(engine: str, plan: Plan, log: Log = harness.log_to_stderr) -> list[Figur
             notes.append("first rejections: " + "; ".join(errors))
         figures.append(Figure(
             bench="ingest", engine=engine, name=f"{phase.kind} via batch API",
-            size=f"{n:,} records, batches of {plan.batch:,}",
+            size=f"{n:,} records, batches of {plan.batch:,}, {plan.ingest_clients} client(s) at once",
             measure=Measure(n / phase.seconds, "records/s", {
                 "records": n, "seconds": phase.seconds, "rejected": outcome.get("rejected", 0),
                 "merges": counts["merge_record"] if phase.kind == "customers" else 0}),
@@ -172,7 +199,7 @@ def run(engine: str, plan: Plan, log: Log = harness.log_to_stderr) -> list[Figur
                          f"({raw_rows / raw_seconds:,.0f} rows/s)",
                          Measure(n / raw_seconds if raw_rows else math.nan, "records/s",
                                  {"rows": raw_rows, "seconds": raw_seconds})),
-                Baseline("trivial endpoint", "FastAPI route parsing the same JSON bodies, same client",
+                Baseline("trivial endpoint", "FastAPI route parsing the same JSON bodies, same clients",
                          Measure(n / trivial_seconds, "records/s", {"seconds": trivial_seconds})),
             ],
             target=TARGET, notes=notes,

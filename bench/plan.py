@@ -12,6 +12,8 @@ class Plan:
     ingest_customers: int = 20_000
     ingest_orders: int = 20_000
     batch: int = 1_000
+    #: Clients posting batches at once (an integration's workers, webhooks arriving together).
+    ingest_clients: int = 2
     #: Bulk import: rows of a customers CSV, then of an events JSONL file.
     import_customers: int = 50_000
     import_events: int = 100_000

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -194,7 +195,7 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
     if session.get_bind().dialect.name != "postgresql":
         _sqlite_executemany(session, table, columns, defaults, rows)
         return
-    from psycopg.types.json import Jsonb
+    import psycopg
 
     names = [*columns, *defaults]
     json_cols = {n for n in names if isinstance(table.c[n].type, (JSON, JSONB)) or _is_json_variant(table.c[n].type)}
@@ -202,7 +203,20 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
     dbapi: Any = session.connection().connection.dbapi_connection
     assert dbapi is not None
     quoted = ", ".join(f'"{n}"' for n in names)
-    with dbapi.cursor() as cur, cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+    statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'
+    try:
+        _copy_rows(dbapi, statement, names, columns, json_cols, tail, rows)
+    except psycopg.Error as exc:  # as SQLAlchemy would raise it: IntegrityError for a taken key
+        raise _wrapped(session, statement, exc) from exc
+
+
+def _copy_rows(
+    dbapi: Any, statement: str, names: list[str], columns: list[str], json_cols: set[str], tail: tuple[Any, ...],
+    rows: list[dict[str, Any]],
+) -> None:  # fmt: skip
+    from psycopg.types.json import Jsonb
+
+    with dbapi.cursor() as cur, cur.copy(statement) as copy:
         if json_cols:
             idx = [i for i, n in enumerate(names) if n in json_cols]
             for r in rows:
@@ -243,11 +257,22 @@ def _sqlite_executemany(
     quoted = ", ".join(f'"{n}"' for n in [*order, *defaults])
     marks = ", ".join("?" * len(names))
     dbapi: Any = session.connection().connection.dbapi_connection
+    statement = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})'
     cur = dbapi.cursor()
     try:
-        cur.executemany(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', params)
+        cur.executemany(statement, params)
+    except sqlite3.Error as exc:
+        raise _wrapped(session, statement, exc) from exc
     finally:
         cur.close()
+
+
+def _wrapped(session: Session, statement: str, exc: Exception) -> Exception:
+    """A driver error from a raw cursor, as the SQLAlchemy exception callers catch (IntegrityError ...)."""
+    from sqlalchemy.exc import DBAPIError
+
+    dialect = session.get_bind().dialect
+    return DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error, dialect=dialect)
 
 
 def _sqlite_utc(value: datetime | None) -> str | None:

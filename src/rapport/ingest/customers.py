@@ -15,7 +15,14 @@ from rapport.customers.models import Address, Consent, Customer, Milestone, Note
 from rapport.db import bulk_insert, table_of
 from rapport.identity import candidates
 from rapport.identity.normalize import IdentifierError, name_key, normalize_phone
-from rapport.identity.resolve import Claim, Resolver, email_key, external_key, phone_key
+from rapport.identity.resolve import (
+    Claim,
+    Resolver,
+    email_key,
+    external_key,
+    phone_key,
+    serialise_client_batches,
+)
 from rapport.ingest import lookups
 from rapport.ingest.outcome import Outcome
 from rapport.ingest.records import CustomerRecord, CustomerRef, parse_milestone_date
@@ -86,6 +93,7 @@ def upsert_customers(
     session: Session, items: Sequence[tuple[int, CustomerRecord]], *, actor: str = "integration"
 ) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
+    serialise_client_batches(session)
     resolver = Resolver(session, actor=actor)
 
     # 1. Identifiers and references, checked before anything is written.

@@ -133,6 +133,29 @@ def ingest_records(
         except ValidationError as exc:
             outcomes[index] = Outcome("rejected", errors=pydantic_errors(exc))
     if valid:
+        written = _batch(db, kind, handler, valid, durable)
+        if written is None:
+            for item in valid:
+                outcomes.update(_one(db, kind, handler, item))
+        else:
+            outcomes.update(written)
+    return BatchResult(kind, [outcomes[i] for i in range(len(records))])
+
+
+#: Tries of a unit of work the database refused for a conflict with a concurrent writer.
+ATTEMPTS = 2
+
+
+def _batch(
+    db: Database, kind: str, handler: Handler, valid: list[tuple[int, Record]], durable: bool
+) -> dict[int, Outcome] | None:
+    """The batch in one transaction; None when the database refused it (then each record goes alone).
+
+    A batch racing another writer for the same new identifier or event (two webhooks about one new
+    client, say) is refused by a unique key; PostgreSQL lets it fail only once the other has
+    committed, so a second try sees that writer's rows and links to them instead.
+    """
+    for attempt in range(1, ATTEMPTS + 1):
         try:
             with db.write() as session:
                 plan_each_statement(session)
@@ -140,31 +163,28 @@ def ingest_records(
                     defer_wal_flush(session)
                 written = handler(session, valid)
                 events.collect(session, kind, valid, written)
-            outcomes.update(written)
+            return written
         except (IntegrityError, DBAPIError) as exc:
-            log.info(
-                "batch of %d %s refused as a whole (%s); retrying record by record",
-                len(valid),
-                kind,
-                exc.__class__.__name__,
-            )
-            for item in valid:
-                outcomes.update(_one(db, kind, handler, item))
-    return BatchResult(kind, [outcomes[i] for i in range(len(records))])
+            log.info("batch of %d %s refused (attempt %d: %s)", len(valid), kind, attempt, exc.__class__.__name__)
+    return None
 
 
 def _one(db: Database, kind: str, handler: Handler, item: tuple[int, Record]) -> dict[int, Outcome]:
     index = item[0]
-    try:
-        with db.write() as session:
-            plan_each_statement(session)
-            written = handler(session, [item])
-            events.collect(session, kind, [item], written)
-        return written
-    except IntegrityError as exc:
-        return {index: Outcome.rejected("(record)", f"conflicts with stored data: {_first_line(exc)}")}
-    except DBAPIError as exc:
-        return {index: Outcome.rejected("(record)", f"database error: {_first_line(exc)}")}
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with db.write() as session:
+                plan_each_statement(session)
+                written = handler(session, [item])
+                events.collect(session, kind, [item], written)
+            return written
+        except IntegrityError as exc:
+            if attempt == ATTEMPTS:
+                return {index: Outcome.rejected("(record)", f"conflicts with stored data: {_first_line(exc)}")}
+        except DBAPIError as exc:
+            if attempt == ATTEMPTS:
+                return {index: Outcome.rejected("(record)", f"database error: {_first_line(exc)}")}
+    raise AssertionError("unreachable")
 
 
 def _first_line(exc: Exception) -> str:
