@@ -35,13 +35,14 @@ from datetime import datetime
 from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from rapport.commerce.models import Order
 from rapport.customers.models import Customer
 from rapport.customers.views import LocationRef
+from rapport.db import one_of
 from rapport.errors import InvalidRecord
 from rapport.identity.models import Identifier
 from rapport.identity.normalize import IdentifierError, digits, name_key, normalize_phone
@@ -144,13 +145,18 @@ def _name_matches(session: Session, vocab: _Snapshot, text: str) -> list[_Match]
     per_token: list[ColumnElement[bool]] = []
     for token in tokens:
         keys = vocab.keys_near(token)
-        options: list[ColumnElement[bool]] = [
-            _prefix(c.c.first_name_key, token),
-            _prefix(c.c.last_name_key, token),
-        ]
-        if keys:
-            options += [c.c.first_name_key.in_(sorted(keys)), c.c.last_name_key.in_(sorted(keys))]
-        per_token.append(or_(*options))
+        # Each column is asked only for the keys it holds: a list of surnames put to the first-name
+        # index would only mislead the planner's estimate (and send it to a table scan).
+        firsts, lasts = sorted(keys & vocab.first_keys), sorted(keys & vocab.last_keys)
+        options: list[ColumnElement[bool]] = []
+        if firsts:
+            options.append(one_of(session, c.c.first_name_key, firsts))
+        if lasts:
+            options.append(one_of(session, c.c.last_name_key, lasts))
+        if not vocab.knows_every_key_starting(token):
+            # A short start ("ma") begins too many names to list: the index range says it in two bounds.
+            options += [_prefix(c.c.first_name_key, token), _prefix(c.c.last_name_key, token)]
+        per_token.append(or_(*options) if options else false())
 
     def fetch(condition: ColumnElement[bool]) -> list[Any]:
         stmt = (
@@ -397,12 +403,25 @@ class _Snapshot:
 
     tokens: list[str] = field(default_factory=list)  # sorted distinct name words
     keys_by_token: dict[str, tuple[str, ...]] = field(default_factory=dict)  # word -> full name keys
+    first_keys: frozenset[str] = frozenset()  # the keys found as a first name
+    last_keys: frozenset[str] = frozenset()  # ... and as a last name
     token_alphabet: str = ""
     emails: list[str] = field(default_factory=list)  # sorted distinct addresses
     email_alphabet: str = ""
     customer_high: int = 0
     identifier_high: int = 0
     built_at: float = 0.0
+
+    def knows_every_key_starting(self, token: str) -> bool:
+        """Whether :meth:`keys_near` lists every name key with a word starting with ``token``.
+
+        Then the query needs no prefix range, which (ORed with the key lists) would lead the
+        planner to read the whole client table rather than probe the name indexes. The vocabulary
+        catches up with new clients on every search; a client renamed in the last few minutes is
+        found by its new name once it is rebuilt.
+        """
+        lo, hi = _starting_with(self.tokens, token)
+        return hi - lo <= PREFIX_EXPANSION and self.customer_high > 0
 
     def keys_near(self, token: str) -> set[str]:
         """Full name keys with a word equal to, starting with, or a typo of ``token``."""
@@ -432,10 +451,16 @@ class _Snapshot:
         tokens, by_token = self.tokens, self.keys_by_token
         customer_high, identifier_high = self.customer_high, self.identifier_high
         new_keys: set[str] = set()
+        new_firsts: set[str] = set()
+        new_lasts: set[str] = set()
         for id_, first, last in names:
             if id_ > self.customer_high:
                 customer_high = max(customer_high, id_)
                 new_keys.update(k for k in (first, last) if k)
+                if first and first not in self.first_keys:
+                    new_firsts.add(first)
+                if last and last not in self.last_keys:
+                    new_lasts.add(last)
         if new_keys:
             by_token = dict(by_token)
             for key in new_keys:
@@ -455,6 +480,8 @@ class _Snapshot:
         return _Snapshot(
             tokens=tokens,
             keys_by_token=by_token,
+            first_keys=self.first_keys | new_firsts if new_firsts else self.first_keys,
+            last_keys=self.last_keys | new_lasts if new_lasts else self.last_keys,
             token_alphabet=_alphabet(self.token_alphabet, new_keys),
             emails=addresses,
             email_alphabet=_alphabet(self.email_alphabet, fresh),
@@ -533,9 +560,10 @@ def _build(session: Session) -> _Snapshot:
     c, i = CUSTOMER, IDENTIFIER
     customer_high = session.scalar(select(func.max(c.c.id))) or 0
     identifier_high = session.scalar(select(func.max(i.c.id))) or 0
-    first = select(c.c.first_name_key.label("key")).where(c.c.first_name_key.is_not(None))
-    last = select(c.c.last_name_key.label("key")).where(c.c.last_name_key.is_not(None))
-    keys = session.execute(first.union(last)).scalars().all()  # fetchall: row-by-row fetching costs more
+    # fetchall: row-by-row fetching costs more
+    firsts = frozenset(session.execute(select(c.c.first_name_key).distinct()).scalars().all()) - {None}
+    lasts = frozenset(session.execute(select(c.c.last_name_key).distinct()).scalars().all()) - {None}
+    keys = sorted(firsts | lasts)
     by_token: dict[str, list[str]] = {}
     for key in keys:
         for token in _tokens(key):
@@ -544,6 +572,8 @@ def _build(session: Session) -> _Snapshot:
     return _Snapshot(
         tokens=sorted(by_token),
         keys_by_token={t: tuple(v) for t, v in by_token.items()},
+        first_keys=firsts,
+        last_keys=lasts,
         token_alphabet=_alphabet("", keys),
         emails=emails,
         email_alphabet=_alphabet("", emails),
