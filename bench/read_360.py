@@ -14,6 +14,7 @@ JSON encoding added, without HTTP.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,12 @@ from bench.report import Baseline, Figure, Measure, Target
 from rapport.db import Database, make_engine
 
 TARGET = Target("p99 < 50 ms", 50.0, higher_is_better=False)
+PAGE_TARGET = Target("p99 < 100 ms", 100.0, higher_is_better=False)
+WEIGHT_TARGET = Target("< 150 KB", 150.0, higher_is_better=False)
+BENCH_USER = "bench.admin@rapport.example"
+BENCH_PASSWORD = "bench-password-2026"
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+_ASSETS = re.compile(r'<(?:link rel="stylesheet" href|script src)="(/static/[^"?]+)')
 HEAVY_SHARE = 0.25
 MERGED_SHARE = 0.01
 
@@ -159,6 +166,40 @@ def timed_gets(http: Any, paths: list[str], check: Callable[[Any], None] | None 
     return latencies, size
 
 
+def signed_in(server: Any, url: str) -> Any:
+    """A browser-like client signed in as a head-office user (who may view every client)."""
+    import httpx
+
+    from rapport.associates import users
+    from rapport.errors import InvalidRecord
+
+    db = Database(make_engine(url))
+    try:
+        with db.write() as session:
+            try:
+                users.add_user(session, BENCH_USER, "Bench Admin", "admin", BENCH_PASSWORD)
+            except InvalidRecord:  # a cached data set has it from an earlier run
+                users.set_password(session, BENCH_USER, BENCH_PASSWORD)
+    finally:
+        db.engine.dispose()
+    http = httpx.Client(base_url=server.base_url, timeout=120, follow_redirects=False)
+    form = http.get("/login")
+    found = _CSRF_FIELD.search(form.text)
+    if not found:
+        raise RuntimeError(f"no sign-in form at /login: {form.status_code}")
+    data = {"email": BENCH_USER, "password": BENCH_PASSWORD, "csrf_token": found.group(1), "next": "/"}
+    answer = http.post("/login", data=data)
+    if answer.status_code != 303:
+        raise RuntimeError(f"sign-in refused: {answer.status_code} {answer.text[:300]}")
+    return http
+
+
+def page_weight(http: Any, html: str) -> tuple[int, int]:
+    """Bytes of the page's own CSS and JS (each file once), and how many files."""
+    assets = sorted(set(_ASSETS.findall(html)))
+    return sum(len(http.get(a).content) for a in assets), len(assets)
+
+
 def in_process(db: Database, ids: list[int]) -> tuple[list[float], list[float]]:
     """client_360 alone, then with the API's response model validation and JSON encoding."""
     from rapport.customers import read, schemas
@@ -213,6 +254,21 @@ def run(engine: str, plan: Plan, log: Log = harness.log_to_stderr) -> list[Figur
             search_lat: list[float] = []
             for query in queries:
                 search_lat += timed_gets(http, [search_path(query.q)], check_hit(query))[0]
+            log(f"read/{engine}: the associate app's profile page and search as you type")
+            browser = signed_in(server, loaded.url)
+            try:
+                live = [cid for cid in sample.ids if cid not in sample.merged]
+                page_paths = [f"/clients/{cid}" for cid in live]
+                timed_gets(browser, [f"/clients/{cid}" for cid in warm if cid not in sample.merged])
+                page_lat, page_bytes = timed_gets(browser, page_paths)
+                heaviest = max(live, key=lambda cid: cid in sample.heavy)
+                html = browser.get(f"/clients/{heaviest}").text
+                biggest_html = max(len(browser.get(p).content) for p in page_paths[:200])
+                asset_bytes, asset_files = page_weight(browser, html)
+                browser.headers["HX-Request"] = "true"  # what the search box's HTMX sends
+                fragment_lat, _ = timed_gets(browser, [f"/search/results?q={quote(q.q)}" for q in queries])
+            finally:
+                browser.close()
         with harness.Server("bench.trivial_app:app", name=f"trivial-read-{engine}") as server, \
                 harness.client(server, token) as http:  # fmt: skip
             timed_gets(http, [f"/api/v1/customers/{cid}/360" for cid in warm])
@@ -271,4 +327,31 @@ def run(engine: str, plan: Plan, log: Log = harness.log_to_stderr) -> list[Figur
             + f"; first search (vocabulary build) {cold_search * 1000:.0f} ms, not counted",
         ],
     )  # fmt: skip
-    return [figure_360, figure_search]
+    p_summary = latency_summary(page_lat)
+    figure_page = Figure(
+        bench="read", engine=engine, name="profile page /clients/{id} (p50 / p95 / p99)", size=size,
+        measure=Measure(p_summary["p99"], "ms", p_summary),
+        baselines=[Baseline("trivial endpoint", "FastAPI route answering the 360 paths with a few bytes, same client",
+                            Measure(latency_summary(trivial_lat)["p99"], "ms", latency_summary(trivial_lat)))],
+        target=PAGE_TARGET,
+        notes=[f"{len(page_lat):,} sequential page loads by a signed-in head-office user (each audited), same "
+               f"sample as the 360 minus merged ids; mean page {page_bytes / max(1, len(page_lat)) / 1024:.0f} KiB"],
+    )  # fmt: skip
+    weight = (biggest_html + asset_bytes) / 1024
+    figure_weight = Figure(
+        bench="read", engine=engine, name="profile page weight (HTML + CSS + JS)", size=size,
+        measure=Measure(weight, "KB", {"html": biggest_html, "assets": asset_bytes, "files": asset_files}),
+        baselines=[], target=WEIGHT_TARGET,
+        notes=[f"largest HTML of 200 profiles {biggest_html / 1024:.0f} KiB + {asset_files} CSS/JS files "
+               f"{asset_bytes / 1024:.0f} KiB, uncompressed (served once, then cached)"],
+    )  # fmt: skip
+    f_summary = latency_summary(fragment_lat)
+    figure_fragment = Figure(
+        bench="read", engine=engine, name="search as you type /search/results (p50 / p95 / p99)", size=size,
+        measure=Measure(f_summary["p99"], "ms", f_summary),
+        baselines=[Baseline("trivial endpoint", "FastAPI route answering the same queries with an empty list",
+                            Measure(latency_summary(trivial_search)["p99"], "ms", latency_summary(trivial_search)))],
+        target=TARGET,
+        notes=[f"the same {len(queries)} queries as the API search, as the HTML fragment the search box swaps in"],
+    )  # fmt: skip
+    return [figure_360, figure_search, figure_page, figure_weight, figure_fragment]
