@@ -14,7 +14,7 @@ import json
 import math
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from bench.harness import Log
 from bench.plan import Plan
 from bench.report import Baseline, Figure, Measure, Target
 from rapport.db import Database
-from rapport.ingest.importer import ImportOptions, ImportStats, import_file
+from rapport.ingest.importer import DEFAULT_BATCH, ImportOptions, ImportStats, import_file
 from rapport.ingest.service import ingest_records
 
 TARGET = Target(">= 20,000 rows/s", 20_000, higher_is_better=True)
@@ -112,7 +112,9 @@ def timed_import(db: Database, kind: str, path: Path, cap: float, batch: int) ->
         if stats.finished is None and time.perf_counter() - started > cap:
             raise _TimeCap
 
-    options = ImportOptions(kind=kind, path=path, batch_size=batch, rejects=path.with_suffix(".rejects" + path.suffix))
+    options = ImportOptions(kind=kind, path=path, rejects=path.with_suffix(".rejects" + path.suffix))
+    if batch:
+        options = replace(options, batch_size=batch)
     try:
         run.stats = import_file(db, options, progress=progress)
     except _TimeCap:
@@ -157,7 +159,7 @@ def run(engine: str, plan: Plan, log: Log = harness.log_to_stderr) -> list[Figur
         marks = [harness.max_ids(db)]
         runs = []
         for kind, path in (("customers", customers_file), ("events", events_file)):
-            runs.append(timed_import(db, kind, path, plan.phase_cap_seconds, plan.batch))
+            runs.append(timed_import(db, kind, path, plan.phase_cap_seconds, plan.import_batch))
             marks.append(harness.max_ids(db))
             log(f"import/{engine}: {kind} {runs[-1].rows / runs[-1].seconds:,.0f} rows/s")
         db.engine.dispose()
@@ -187,7 +189,7 @@ def run(engine: str, plan: Plan, log: Log = harness.log_to_stderr) -> list[Figur
             notes.append("the import inserted no rows, so there is no raw-engine rate to compare with")
         figures.append(Figure(
             bench="import", engine=engine, name=f"import {r.kind} ({r.path.suffix[1:].upper()})",
-            size=f"{r.rows:,} rows, batches of {plan.batch:,}",
+            size=f"{r.rows:,} rows, batches of {plan.import_batch or DEFAULT_BATCH:,}",
             measure=Measure(r.rows / r.seconds, "rows/s", {
                 "rows": r.rows, "seconds": r.seconds, "rejected_rows": stats.rejected_rows if stats else 0}),
             baselines=[Baseline("raw engine", f"{how_raw} of the same {raw_rows:,} rows the import inserted "

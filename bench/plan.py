@@ -17,6 +17,8 @@ class Plan:
     #: Bulk import: rows of a customers CSV, then of an events JSONL file.
     import_customers: int = 50_000
     import_events: int = 100_000
+    #: Records per import batch; 0: the importer's default (what `rapport import` does).
+    import_batch: int = 0
     #: 360 read: the data set's size, and how many requests are measured.
     read_customers: int = 100_000
     read_orders: int = 1_000_000
@@ -58,6 +60,7 @@ TOY = Plan(
     batch=25,
     import_customers=50,
     import_events=60,
+    import_batch=25,
     read_customers=60,
     read_orders=300,
     read_samples=20,

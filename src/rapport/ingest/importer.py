@@ -52,6 +52,10 @@ from rapport.runtime import gc_tuned
 
 KINDS = tuple(RECORD_TYPES)
 FORMATS = ("csv", "jsonl")
+#: Records per batch (one transaction each). Bigger than the API's: each batch has a fixed cost (its
+#: look-ups, its commit, SQLite's checkpoints), and 5,000 measured a third faster than 1,000 for
+#: events on both engines while holding SQLite's write lock for a few hundred milliseconds at most.
+DEFAULT_BATCH = 5000
 #: Rows of one order (or return) may be this many rows apart in a CSV file; see docs/importing.md.
 GROUP_WINDOW = 10_000
 LIST_SEPARATOR = "|"
@@ -78,7 +82,7 @@ class ImportOptions:
     #: Source column (or JSON key) -> field name or path; an empty field drops the column.
     mapping: Mapping[str, str] = field(default_factory=dict)
     source: str | None = None
-    batch_size: int = 1000
+    batch_size: int = DEFAULT_BATCH
     rejects: Path | None = None
     decimal_comma: bool = False
     encoding: str = "utf-8"

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
 from rapport.ingest.importer import (
+    DEFAULT_BATCH,
     FORMATS,
     KINDS,
     ImportOptions,
@@ -58,7 +59,9 @@ def import_command(
         str | None,
         typer.Option(help="Source system of records that name none, e.g. pos or shopify.", show_default=False),
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=50_000, help="Records per batch.")] = 1000,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=50_000, help="Records per batch (one transaction each).")
+    ] = DEFAULT_BATCH,
     rejects: Annotated[
         Path | None,
         typer.Option(
