@@ -90,6 +90,7 @@ def create_app() -> FastAPI:
     from rapport.identity.api import router as identity_router
     from rapport.ingest.api import router as ingest_router
     from rapport.ingest.connectors.shopify_api import router as shopify_router
+    from rapport.web.audit_pages import router as audit_pages
     from rapport.web.book import router as book_pages
     from rapport.web.clients import router as clients_pages
     from rapport.web.newclient import router as newclient_pages
@@ -105,6 +106,7 @@ def create_app() -> FastAPI:
     app.include_router(newclient_pages)  # /clients/new before /clients/{customer_id}
     app.include_router(book_pages)
     app.include_router(notification_pages)
+    app.include_router(audit_pages)
     app.include_router(clients_pages)
     mount_web(app)
     _publish_record_schemas(app)

@@ -13,12 +13,13 @@ from datetime import UTC, date, datetime, time
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from rapport.associates import audit, notifications
 from rapport.associates.permissions import ADMIN, require_audit_reader
-from rapport.clientbook import book, service, team
+from rapport.clientbook import book, export, service, team
 from rapport.customers.schemas import Money, Schema
 from rapport.db import Database
 from rapport.errors import InvalidRecord, PermissionDenied
@@ -312,7 +313,28 @@ def client_book(
     session: Session = Depends(read_session),
 ) -> BookPageOut:
     authorize(caller, "clientbook.read", session=session, associate_id=associate_id)
-    filters = book.BookFilters(
+    filters = _book_filters(
+        purchased_before, purchased_after, min_spend, max_spend, currency, tags, milestone_within_days,
+        not_contacted_days,
+    )  # fmt: skip
+    page = service.client_book(
+        session, associate_id, filters=filters, sort=sort, order=order, limit=limit, cursor=cursor
+    )
+    return BookPageOut.model_validate(page)
+
+
+def _book_filters(
+    purchased_before: str | None,
+    purchased_after: str | None,
+    min_spend: int | None,
+    max_spend: int | None,
+    currency: str | None,
+    tags: str | None,
+    milestone_within_days: int | None,
+    not_contacted_days: int | None,
+) -> book.BookFilters:
+    """The client book's query parameters as the service's filters (the book and its export share them)."""
+    return book.BookFilters(
         purchased_before=_instant("purchased_before", purchased_before),
         purchased_after=_instant("purchased_after", purchased_after),
         min_spend_minor=min_spend,
@@ -322,10 +344,52 @@ def client_book(
         milestone_within_days=milestone_within_days,
         not_contacted_days=not_contacted_days,
     )
-    page = service.client_book(
-        session, associate_id, filters=filters, sort=sort, order=order, limit=limit, cursor=cursor
+
+
+@books.get(
+    "/{associate_id}/export.csv",
+    response_class=StreamingResponse,
+    summary="An associate's client book as a CSV file (every page), each exported client audited",
+    description="The same filters, sorting and permissions as the client book (`clientbook.read`). One row per "
+    f"client of the filtered book, at most {export.MAX_ROWS:,} (more is refused with 422: narrow the filters). "
+    "Columns: " + ", ".join(export.COLUMNS) + ". UTF-8 with a byte order mark; a cell that a spreadsheet would "
+    "run as a formula (starting with = + - @) is prefixed with a single quote. Every exported client is written "
+    "to the audit log as `client.exported` before the file is sent.",
+    responses={200: {"content": {"text/csv": {}}, "description": "The CSV file, as an attachment."}},
+)
+def client_book_export(
+    request: Request,
+    associate_id: int,
+    purchased_before: str | None = Query(None, description="Last purchase before this date or datetime."),
+    purchased_after: str | None = Query(None, description="Last purchase on or after this date or datetime."),
+    min_spend: int | None = Query(None, ge=0, description="Net spend at least this, in minor units (cents)."),
+    max_spend: int | None = Query(None, ge=0, description="Net spend at most this, in minor units (cents)."),
+    currency: str | None = Query(None, description="The book's currency (default: the associate's store's)."),
+    tags: str | None = Query(None, description="Comma-separated; clients with every one of them."),
+    milestone_within_days: int | None = Query(None, ge=0, le=book.MAX_DAYS),
+    not_contacted_days: int | None = Query(None, ge=0, le=book.MAX_DAYS),
+    sort: Literal["last_purchase", "spend", "name", "next_milestone"] = "last_purchase",
+    order: Literal["asc", "desc"] | None = Query(None, description="Default: newest, biggest, A-Z, soonest first."),
+    caller: Caller = Depends(session_or_token_caller),
+    session: Session = Depends(read_session),
+    db: Database = Depends(database),
+) -> StreamingResponse:
+    authorize(caller, "clientbook.read", session=session, associate_id=associate_id)
+    filters = _book_filters(
+        purchased_before, purchased_after, min_spend, max_spend, currency, tags, milestone_within_days,
+        not_contacted_days,
+    )  # fmt: skip
+    done = export.export_client_book(
+        db, associate_id, actor=actor_of(caller, request), filters=filters, sort=sort, order=order
     )
-    return BookPageOut.model_validate(page)
+    return StreamingResponse(
+        export.csv_chunks(done),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{done.filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @books.post("/assign", response_model=AssignmentOut, summary="Assign every unassigned client by the rules")

@@ -143,10 +143,14 @@ def client_book(
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
     locale: str = "en_US",
+    max_limit: int = MAX_LIMIT,
 ) -> BookPage:
-    """A page of the associate's clients. ``cursor`` is the previous page's ``next_cursor``."""
+    """A page of the associate's clients. ``cursor`` is the previous page's ``next_cursor``.
+
+    ``max_limit`` lets internal readers (an export) take bigger pages than a screen or API caller:
+    each page aggregates the book afresh, so fewer pages cost less."""
     f = filters or BookFilters()
-    wanted_currency = _check(f, sort, order, limit)
+    wanted_currency = _check(f, sort, order, limit, max_limit)
     direction = order or SORTS[sort]
     currency = _book_currency(session, associate_id, wanted_currency)
     today = clock.now().date()
@@ -337,14 +341,14 @@ def _sort_keys(book: Any, sort: str) -> list[Any]:
     return [book.c.milestone_key]
 
 
-def _check(f: BookFilters, sort: str, order: str | None, limit: int) -> str | None:
+def _check(f: BookFilters, sort: str, order: str | None, limit: int, max_limit: int = MAX_LIMIT) -> str | None:
     """Refuse what cannot be answered; the filter's currency, normalised."""
     if sort not in SORTS:
         raise InvalidRecord.one("sort", f"expected one of {', '.join(SORTS)}")
     if order not in (None, "asc", "desc"):
         raise InvalidRecord.one("order", "expected asc or desc")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidRecord.one("limit", f"must be between 1 and {MAX_LIMIT}")
+    if not 1 <= limit <= max_limit:
+        raise InvalidRecord.one("limit", f"must be between 1 and {max_limit}")
     for name in ("milestone_within_days", "not_contacted_days"):
         value = getattr(f, name)
         if value is not None and not 0 <= value <= MAX_DAYS:

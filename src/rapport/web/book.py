@@ -4,6 +4,8 @@
   sees the team of their stores, head office everyone). Filters and sorting go in the query
   string, so a filtered book can be bookmarked; HTMX swaps only the results when a filter changes.
 * ``GET /book/rows`` — the next page of rows ("Show more"), keyset-paged.
+* ``GET /book/export.csv`` — the book as filtered on screen, as a CSV file; every exported client
+  is written to the audit log first (:mod:`rapport.clientbook.export`).
 * ``GET /book/reassign`` + ``POST`` — a manager moves one client or a whole book, after a preview.
 
 Thin: parse, authorise (:mod:`rapport.clientbook.team`), call the client book service, render.
@@ -18,11 +20,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
 from rapport.associates.audit import AuditActor
-from rapport.clientbook import book, service, team
+from rapport.clientbook import book, export, service, team
 from rapport.db import Database
 from rapport.errors import FieldError, InvalidRecord
 from rapport.http import Caller, client_ip, csrf_checked, database, page_caller, read_session
@@ -221,6 +223,7 @@ def _context(session: Session, caller: Caller, q: BookQuery) -> dict[str, Any]:
         "orders": ORDERS,
         "milestone_windows": MILESTONE_WINDOWS,
         "quiet_windows": QUIET_WINDOWS,
+        "export_max": export.MAX_ROWS,
         "when": when,
     }
 
@@ -234,7 +237,8 @@ def client_book(
     moved = request.query_params.get("moved", "")
     context["moved"] = int(moved) if moved.isdigit() and len(moved) < 10 else None
     if request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "book-results":
-        return render(request, "book/_results.html", context)  # HTMX keeps a 200 to swap the message in
+        # HTMX keeps a 200 to swap the message in; the export link follows the filters (out of band).
+        return render(request, "book/_results_swap.html", context)
     return render(request, "book/book.html", context, status_code=422 if context["problems"] else 200)
 
 
@@ -245,6 +249,33 @@ def client_book_rows(
     """The next page of rows, for "Show more"."""
     q = BookQuery.from_request(request)
     return render(request, "book/_rows.html", _context(session, caller, q))
+
+
+@router.get("/book/export.csv", name="client_book_export")
+def client_book_export(
+    request: Request,
+    caller: Caller = Depends(page_caller),
+    session: Session = Depends(read_session),
+    db: Database = Depends(database),
+) -> Response:
+    """The book as filtered on screen (every page, not just the first), as a CSV file. Audited per client."""
+    q = BookQuery.from_request(request)
+    owner_id = q.associate if q.associate is not None else caller.id
+    team.require_view_book(session, caller.actor, owner_id)
+    owner = team.book_owner(session, owner_id)
+    filters = q.filters(owner.currency)
+    if q.errors:
+        raise InvalidRecord(q.errors)
+    who = AuditActor("associate", caller.id, caller.label, client_ip(request), request.headers.get("user-agent"))
+    done = export.export_client_book(db, owner.id, actor=who, filters=filters, sort=q.sort, order=q.order or None)
+    return StreamingResponse(
+        export.csv_chunks(done),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{done.filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @router.get("/clientbook", name="client_book_legacy")
