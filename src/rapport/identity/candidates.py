@@ -10,6 +10,7 @@ high enough land on the review list with their reasons.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -21,7 +22,8 @@ from typing import Any
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import BigInteger, bindparam, delete, func, literal, or_, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from rapport import clock, events
@@ -276,8 +278,18 @@ def queue(session: Session, customer_ids: Sequence[int]) -> None:
     if not customer_ids:
         return
     now = clock.now()
-    stmt = insert_for(session, table_of(ScanPending)).on_conflict_do_nothing(index_elements=["customer_id"])
-    session.execute(stmt, [{"customer_id": cid, "queued_at": now} for cid in customer_ids])
+    pending = table_of(ScanPending)
+    if session.get_bind().dialect.name == "postgresql":
+        ids = select(func.unnest(bindparam("ids", list(customer_ids), type_=ARRAY(BigInteger()))).label("id"))
+    else:
+        each = func.json_each(bindparam("ids", json.dumps(list(customer_ids)))).table_valued("value")
+        ids = select(each.c.value.label("id"))
+    rows = ids.subquery()
+    # One statement for the whole batch (a multi-row VALUES list cost ~30 µs a client on PostgreSQL).
+    # "WHERE true": SQLite would otherwise read ON CONFLICT as a join's ON.
+    source = select(rows.c.id, literal(now, type_=pending.c.queued_at.type)).where(true())
+    stmt = insert_for(session, pending).from_select(["customer_id", "queued_at"], source)
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["customer_id"]))
 
 
 def drain(db: Database, *, batch: int = 2000) -> int:

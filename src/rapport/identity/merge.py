@@ -241,9 +241,17 @@ def _merge_round(session: Session, pairs: list[tuple[int, int, str]], actor: str
         earlier[loser_of[survivor_id]].append(cid)
 
     changes = {survivor_id: _combined(profiles[survivor_id], profiles[loser_id]) for survivor_id, loser_id, _ in pairs}
+    by_fields: dict[tuple[str, ...], list[dict[str, Any]]] = {}  # survivors changing the same fields: one statement
     for survivor_id, change in changes.items():
         if change:
-            session.execute(update(CUSTOMER).where(CUSTOMER.c.id == survivor_id).values(**change, updated_at=now))
+            by_fields.setdefault(tuple(sorted(change)), []).append({"_survivor": survivor_id, **change})
+    for fields, rows in by_fields.items():
+        session.connection().execute(
+            update(CUSTOMER)
+            .where(CUSTOMER.c.id == bindparam("_survivor"))
+            .values({**{name: bindparam(name) for name in fields}, "updated_at": now}),
+            rows,
+        )
     session.connection().execute(
         update(CUSTOMER)
         .where(CUSTOMER.c.id == bindparam("_loser"))

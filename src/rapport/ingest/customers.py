@@ -93,7 +93,6 @@ def upsert_customers(
     session: Session, items: Sequence[tuple[int, CustomerRecord]], *, actor: str = "integration"
 ) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
-    serialise_client_batches(session)
     resolver = Resolver(session, actor=actor)
 
     # 1. Identifiers and references, checked before anything is written.
@@ -113,6 +112,8 @@ def upsert_customers(
         elif record.assigned_associate and record.assigned_associate not in associates:
             outcomes[index] = Outcome.rejected("assigned_associate", f"unknown associate {record.assigned_associate!r}")
     good = [(i, r) for i, r in items if i not in outcomes]
+    # Parsing phones and checking references above needs no turn; reading who owns what does.
+    serialise_client_batches(session)
     resolver.prefetch(c.key for i, _ in good for c in claims[i])
 
     # 2. Who is who.
