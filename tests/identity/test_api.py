@@ -21,10 +21,42 @@ def api(db):
 
 def _pair(db):
     home = [{"line1": "5 Kings Road", "postal_code": "SW3 4RP", "country": "GB"}]
-    a = ok(ingest(db, "customers", {"source": "pos", "id": "1", "first_name": "Oliver", "last_name": "Bennett",
-                                    "birth_date": "1985-04-04", "addresses": home})).outcomes[0].id
-    b = ok(ingest(db, "customers", {"source": "shopify", "id": "9", "first_name": "Olivier", "last_name": "Bennett",
-                                    "birth_date": "1985-04-04", "addresses": home})).outcomes[0].id
+    a = (
+        ok(
+            ingest(
+                db,
+                "customers",
+                {
+                    "source": "pos",
+                    "id": "1",
+                    "first_name": "Oliver",
+                    "last_name": "Bennett",
+                    "birth_date": "1985-04-04",
+                    "addresses": home,
+                },
+            )
+        )
+        .outcomes[0]
+        .id
+    )
+    b = (
+        ok(
+            ingest(
+                db,
+                "customers",
+                {
+                    "source": "shopify",
+                    "id": "9",
+                    "first_name": "Olivier",
+                    "last_name": "Bennett",
+                    "birth_date": "1985-04-04",
+                    "addresses": home,
+                },
+            )
+        )
+        .outcomes[0]
+        .id
+    )
     return a, b
 
 

@@ -164,8 +164,14 @@ def test_consent_keeps_the_newest_decision_per_channel_with_source_and_time(db):
 
 def test_a_new_verified_email_sharing_a_phone_is_a_new_client_sent_to_review(db):
     first = ok(ingest(db, "customers", alicia())).outcomes[0].id
-    partner = {"source": "shopify", "id": "2002", "first_name": "Marc", "last_name": "Moreau",
-               "emails": [{"address": "marc@example.com", "verified": True}], "phones": ["+33612345678"]}
+    partner = {
+        "source": "shopify",
+        "id": "2002",
+        "first_name": "Marc",
+        "last_name": "Moreau",
+        "emails": [{"address": "marc@example.com", "verified": True}],
+        "phones": ["+33612345678"],
+    }
     out = ok(ingest(db, "customers", partner)).outcomes[0]
     assert out.status == "created" and out.id != first
     assert any("different verified emails" in w for w in out.warnings)
