@@ -294,9 +294,7 @@ def team_summary(
     )
 
 
-@books.get("/{associate_id}", response_model=BookPageOut, summary="An associate's client book, filtered and sorted")
-def client_book(
-    associate_id: int,
+def book_filters(
     purchased_before: str | None = Query(None, description="Last purchase before this date or datetime."),
     purchased_after: str | None = Query(None, description="Last purchase on or after this date or datetime."),
     min_spend: int | None = Query(None, ge=0, description="Net spend at least this, in minor units (cents)."),
@@ -305,35 +303,8 @@ def client_book(
     tags: str | None = Query(None, description="Comma-separated; clients with every one of them."),
     milestone_within_days: int | None = Query(None, ge=0, le=book.MAX_DAYS),
     not_contacted_days: int | None = Query(None, ge=0, le=book.MAX_DAYS),
-    sort: Literal["last_purchase", "spend", "name", "next_milestone"] = "last_purchase",
-    order: Literal["asc", "desc"] | None = Query(None, description="Default: newest, biggest, A-Z, soonest first."),
-    limit: int = Query(book.DEFAULT_LIMIT, ge=1, le=book.MAX_LIMIT),
-    cursor: str | None = Query(None, description="`next_cursor` of the previous page."),
-    caller: Caller = Depends(session_or_token_caller),
-    session: Session = Depends(read_session),
-) -> BookPageOut:
-    authorize(caller, "clientbook.read", session=session, associate_id=associate_id)
-    filters = _book_filters(
-        purchased_before, purchased_after, min_spend, max_spend, currency, tags, milestone_within_days,
-        not_contacted_days,
-    )  # fmt: skip
-    page = service.client_book(
-        session, associate_id, filters=filters, sort=sort, order=order, limit=limit, cursor=cursor
-    )
-    return BookPageOut.model_validate(page)
-
-
-def _book_filters(
-    purchased_before: str | None,
-    purchased_after: str | None,
-    min_spend: int | None,
-    max_spend: int | None,
-    currency: str | None,
-    tags: str | None,
-    milestone_within_days: int | None,
-    not_contacted_days: int | None,
 ) -> book.BookFilters:
-    """The client book's query parameters as the service's filters (the book and its export share them)."""
+    """The client book's filters from the query string (the book and its export share them)."""
     return book.BookFilters(
         purchased_before=_instant("purchased_before", purchased_before),
         purchased_after=_instant("purchased_after", purchased_after),
@@ -344,6 +315,24 @@ def _book_filters(
         milestone_within_days=milestone_within_days,
         not_contacted_days=not_contacted_days,
     )
+
+
+@books.get("/{associate_id}", response_model=BookPageOut, summary="An associate's client book, filtered and sorted")
+def client_book(
+    associate_id: int,
+    filters: book.BookFilters = Depends(book_filters),
+    sort: Literal["last_purchase", "spend", "name", "next_milestone"] = "last_purchase",
+    order: Literal["asc", "desc"] | None = Query(None, description="Default: newest, biggest, A-Z, soonest first."),
+    limit: int = Query(book.DEFAULT_LIMIT, ge=1, le=book.MAX_LIMIT),
+    cursor: str | None = Query(None, description="`next_cursor` of the previous page."),
+    caller: Caller = Depends(session_or_token_caller),
+    session: Session = Depends(read_session),
+) -> BookPageOut:
+    authorize(caller, "clientbook.read", session=session, associate_id=associate_id)
+    page = service.client_book(
+        session, associate_id, filters=filters, sort=sort, order=order, limit=limit, cursor=cursor
+    )
+    return BookPageOut.model_validate(page)
 
 
 @books.get(
@@ -360,14 +349,7 @@ def _book_filters(
 def client_book_export(
     request: Request,
     associate_id: int,
-    purchased_before: str | None = Query(None, description="Last purchase before this date or datetime."),
-    purchased_after: str | None = Query(None, description="Last purchase on or after this date or datetime."),
-    min_spend: int | None = Query(None, ge=0, description="Net spend at least this, in minor units (cents)."),
-    max_spend: int | None = Query(None, ge=0, description="Net spend at most this, in minor units (cents)."),
-    currency: str | None = Query(None, description="The book's currency (default: the associate's store's)."),
-    tags: str | None = Query(None, description="Comma-separated; clients with every one of them."),
-    milestone_within_days: int | None = Query(None, ge=0, le=book.MAX_DAYS),
-    not_contacted_days: int | None = Query(None, ge=0, le=book.MAX_DAYS),
+    filters: book.BookFilters = Depends(book_filters),
     sort: Literal["last_purchase", "spend", "name", "next_milestone"] = "last_purchase",
     order: Literal["asc", "desc"] | None = Query(None, description="Default: newest, biggest, A-Z, soonest first."),
     caller: Caller = Depends(session_or_token_caller),
@@ -375,10 +357,6 @@ def client_book_export(
     db: Database = Depends(database),
 ) -> StreamingResponse:
     authorize(caller, "clientbook.read", session=session, associate_id=associate_id)
-    filters = _book_filters(
-        purchased_before, purchased_after, min_spend, max_spend, currency, tags, milestone_within_days,
-        not_contacted_days,
-    )  # fmt: skip
     done = export.export_client_book(
         db, associate_id, actor=actor_of(caller, request), filters=filters, sort=sort, order=order
     )
