@@ -36,13 +36,16 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     from rapport.db import get_database
     from rapport.identity.candidates import BackgroundDrainer
     from rapport.runtime import tune_gc
+    from rapport.settings import get_settings
 
     threading.Thread(target=_warm_search, name="warm-search", daemon=True).start()
-    drainer = BackgroundDrainer(get_database)  # the duplicate scan, off the ingest path
-    drainer.start()
+    drainer = BackgroundDrainer(get_database) if get_settings().background_scan else None
+    if drainer is not None:
+        drainer.start()  # the duplicate scan, off the ingest path (or in `rapport worker`)
     tune_gc()
     yield
-    drainer.stop()
+    if drainer is not None:
+        drainer.stop()
 
 
 def create_app() -> FastAPI:

@@ -121,6 +121,46 @@ def identity_scan() -> None:
     console.print(f"{proposed} pair(s) added to the review list in {time.perf_counter() - started:.1f} s")
 
 
+@app.command("worker")
+def worker(
+    interval: float = typer.Option(2.0, min=0.1, help="Seconds between looks at the queue when it is empty."),
+    once: bool = typer.Option(False, "--once", help="Drain what is queued, then exit."),
+) -> None:
+    """Run background work outside the app processes: today, the duplicate scan of new and changed clients.
+
+    Start one or more next to `rapport serve --workers N` with RAPPORT_BACKGROUND_SCAN=false on the app
+    processes. Several workers share the queue safely on PostgreSQL (FOR UPDATE SKIP LOCKED). Stops
+    cleanly on Ctrl-C or SIGTERM, after the batch in hand.
+    """
+    import signal
+    import threading
+    import time
+
+    from rapport.identity import candidates
+    from rapport.runtime import tune_gc
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    db = get_database()
+    tune_gc()
+    total = 0
+    console.print(f"Rapport worker: duplicate scan, looking every {interval:g} s (Ctrl-C to stop)")
+    try:
+        while not stop.is_set():
+            started = time.perf_counter()
+            proposed = candidates.drain(db)
+            total += proposed
+            if proposed:
+                console.print(f"{proposed} pair(s) added to the review list in {time.perf_counter() - started:.1f} s")
+            if once:
+                break
+            stop.wait(interval)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    console.print(f"Worker stopped; {total} pair(s) proposed in all.")
+
+
 def _register_optional_commands() -> None:
     from rapport.associates.cli import register as register_users
     from rapport.clientbook.cli import register as register_clientbook

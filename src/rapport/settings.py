@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     )
     shopify_source: str = Field(default="shopify", description="Source name recorded for Shopify ids.")
     max_batch_records: int = Field(default=5000, ge=1)
+    background_scan: bool = Field(
+        default=True,
+        description="Each app process runs the duplicate scan in a background thread. Set false where "
+        "`rapport worker` processes run it instead (several app processes on one PostgreSQL).",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     secure_cookies: bool = Field(
