@@ -222,8 +222,11 @@ def _copy_rows(
             for r in rows:
                 values = [r[c] for c in columns] + list(tail)
                 for i in idx:
-                    if values[i] is not None:
-                        values[i] = Jsonb(values[i])
+                    value = values[i]
+                    if value is not None:
+                        # COPY's text format reads the document from its JSON text: an empty one
+                        # (most events carry no data) needs no serialising.
+                        values[i] = "{}" if isinstance(value, dict) and not value else Jsonb(value)
                 copy.write_row(values)
         else:
             for r in rows:
@@ -241,10 +244,7 @@ def _sqlite_executemany(
     """
     dialect = session.get_bind().dialect
     names = [*columns, *defaults]
-    procs = [
-        _sqlite_utc if isinstance(table.c[n].type, UTCDateTime) else table.c[n].type._cached_bind_processor(dialect)
-        for n in names
-    ]
+    procs = [_converter(table.c[n].type, dialect) for n in names]
     tail = list(defaults.values())
     if tail:
         tail = [p(v) if p is not None else v for p, v in zip(procs[len(columns) :], tail, strict=True)]
@@ -265,6 +265,32 @@ def _sqlite_executemany(
         raise _wrapped(session, statement, exc) from exc
     finally:
         cur.close()
+
+
+def _converter(type_: Any, dialect: Dialect) -> Any:
+    """The bind processor for a column, minding the values a batch repeats: a batch's rows share their
+    ``recorded_at`` (one datetime object) and most event documents are empty."""
+    if isinstance(type_, UTCDateTime):
+        seen: dict[datetime, str | None] = {}
+
+        def utc(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            text = seen.get(value)
+            if text is None:
+                text = seen[value] = _sqlite_utc(value)
+            return text
+
+        return utc
+    process = type_._cached_bind_processor(dialect)
+    if process is not None and _is_json_variant(type_):
+        empty = process({})
+
+        def document(value: Any) -> Any:
+            return empty if isinstance(value, dict) and not value else process(value)
+
+        return document
+    return process
 
 
 def _wrapped(session: Session, statement: str, exc: Exception) -> Exception:
