@@ -440,3 +440,25 @@ def test_a_line_in_another_encoding_is_a_reject_until_the_encoding_is_given(db: 
     assert second.records == {"unchanged": 1, "created": 1}
     with db.read() as s:
         assert "Renée" in s.execute(select(Customer.first_name)).scalars().all()
+
+
+def test_an_import_stopped_midway_keeps_its_batches_and_stops_reading(db: Database, tmp_path: Path):
+    import threading
+
+    path = tmp_path / "people.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        for n in range(30):
+            f.write(json.dumps({"source": "web", "id": f"w{n}", "emails": [f"w{n}@example.com"]}) + "\n")
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first_batch(stats: importer.ImportStats) -> None:
+        if stats.finished is None:
+            raise Stop
+
+    with pytest.raises(Stop):
+        import_file(db, ImportOptions(kind="customers", path=path, batch_size=10), progress=stop_after_first_batch)
+    assert count(db, Customer) == 10  # the batch sent before the stop is stored
+    assert not [t for t in threading.enumerate() if t.name == "import-reader"]  # the reader is gone
+    assert run(db, "customers", path).rows_by_status == {"unchanged": 10, "created": 20}  # safe to run again

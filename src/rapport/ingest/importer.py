@@ -15,6 +15,7 @@ and :mod:`rapport.ingest.columns` holds it.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import itertools
 import json
@@ -25,7 +26,7 @@ import time
 import zoneinfo
 from abc import ABC, abstractmethod
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -799,7 +800,7 @@ def check_options(options: ImportOptions) -> tuple[str, Path]:
 _END = object()
 
 
-def _read_ahead(reader: _Reader, f: IO[bytes], size: int) -> Iterator[tuple[list[_Unit], int, int]]:
+def _read_ahead(reader: _Reader, f: IO[bytes], size: int) -> Generator[tuple[list[_Unit], int, int], None, None]:
     """Batches of units with the rows and bytes read so far, parsed one batch ahead in a thread.
 
     The reader thread parses and validates the next batch while this one is written: the
@@ -886,17 +887,19 @@ def import_file(
 
         analyzed_at = 0  # records written when statistics were last refreshed
         try:
-            for units, rows_read, bytes_read in _read_ahead(reader, f, options.batch_size):
-                batch.extend(units)
-                flush()
-                written = stats.accepted_rows
-                if written >= max(2 * analyzed_at, options.batch_size):
-                    with db.write() as session:
-                        refresh_statistics(session, GROWS[options.kind])
-                    analyzed_at = written
-                stats.rows, stats.bytes_read = rows_read, bytes_read
-                if progress is not None:
-                    progress(stats)
+            # closing(): an interrupted import stops the reader thread before the file is closed.
+            with contextlib.closing(_read_ahead(reader, f, options.batch_size)) as batches:
+                for units, rows_read, bytes_read in batches:
+                    batch.extend(units)
+                    flush()
+                    written = stats.accepted_rows
+                    if written >= max(2 * analyzed_at, options.batch_size):
+                        with db.write() as session:
+                            refresh_statistics(session, GROWS[options.kind])
+                        analyzed_at = written
+                    stats.rows, stats.bytes_read = rows_read, bytes_read
+                    if progress is not None:
+                        progress(stats)
         finally:
             rejects.close()
             stats.rows, stats.bytes_read = reader.rows_read, f.tell()
