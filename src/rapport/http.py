@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from rapport import clock
 from rapport.associates import auth, tokens
+from rapport.associates.audit import ACTOR_KINDS, AuditActor
 from rapport.associates.permissions import ROLE_LABELS, Actor
 from rapport.db import Database, get_database
 from rapport.errors import PermissionDenied
@@ -91,6 +92,12 @@ class SignInRequired(Exception):
 
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
+
+
+def audit_actor(caller: Caller, request: Request) -> AuditActor:
+    """Who acts and from where, as the audit log records it (an associate's session or a token)."""
+    kind = caller.kind if caller.kind in ACTOR_KINDS else "token"
+    return AuditActor(kind, caller.id, caller.label, client_ip(request), request.headers.get("user-agent"))
 
 
 def session_caller(request: Request, db: Database) -> Caller | None:

@@ -23,7 +23,7 @@ from rapport.clientbook import book, export, service, team
 from rapport.customers.schemas import Money, Schema
 from rapport.db import Database
 from rapport.errors import InvalidRecord, PermissionDenied
-from rapport.http import Caller, database, read_session, session_or_token_caller
+from rapport.http import Caller, audit_actor, database, read_session, session_or_token_caller
 
 #: What these routes ask ``authorize`` for.
 ACTIONS = (
@@ -105,17 +105,6 @@ def _session(session: Session | None) -> Session:
 def _scope(caller: Caller, *any_of: str) -> None:
     if not set(any_of) & set(caller.scopes):
         raise PermissionDenied(f"{caller.label} lacks the {' or '.join(repr(s) for s in any_of)} scope")
-
-
-def actor_of(caller: Caller, request: Request) -> audit.AuditActor:
-    kind = caller.kind if caller.kind in audit.ACTOR_KINDS else "token"
-    return audit.AuditActor(
-        kind,
-        caller.id,
-        caller.label,
-        request.client.host if request.client else None,
-        request.headers.get("user-agent"),
-    )
 
 
 # -- shapes ------------------------------------------------------------------------------------
@@ -358,7 +347,7 @@ def client_book_export(
 ) -> StreamingResponse:
     authorize(caller, "clientbook.read", session=session, associate_id=associate_id)
     done = export.export_client_book(
-        db, associate_id, actor=actor_of(caller, request), filters=filters, sort=sort, order=order
+        db, associate_id, actor=audit_actor(caller, request), filters=filters, sort=sort, order=order
     )
     return StreamingResponse(
         export.csv_chunks(done),
@@ -380,7 +369,7 @@ def assign(
     authorize(caller, "clientbook.assign")
     dry_run = body.dry_run if body else False
     with db.write() as session:
-        summary = service.assign_unassigned(session, dry_run=dry_run, actor=actor_of(caller, request))
+        summary = service.assign_unassigned(session, dry_run=dry_run, actor=audit_actor(caller, request))
     return AssignmentOut.model_validate(summary)
 
 
@@ -417,7 +406,7 @@ def reassign(
             customer_ids=body.customer_ids or (),
         )
         moved = service.reassign(
-            session, body.from_associate_id, body.to_associate_id, body.customer_ids, actor=actor_of(caller, request)
+            session, body.from_associate_id, body.to_associate_id, body.customer_ids, actor=audit_actor(caller, request)
         )
     return ReassignOut.model_validate(moved)
 

@@ -15,14 +15,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from rapport.associates import audit
 from rapport.associates.permissions import ADMIN, require_view_client
 from rapport.clientbook.team import book_owner
 from rapport.customers import counter
 from rapport.customers.schemas import Schema
 from rapport.db import Database
 from rapport.errors import PermissionDenied
-from rapport.http import Caller, client_ip, database, read_session, session_or_token_caller
+from rapport.http import Caller, audit_actor, database, read_session, session_or_token_caller
 
 router = APIRouter(tags=["customers"])
 
@@ -148,13 +147,7 @@ def create_client(
         desk = counter.counter_at(session, store, region)
     _check_store(caller, desk)
     form = counter.NewClient(body.first_name, body.last_name, body.email, body.phone, body.consent)
-    who = audit.AuditActor(
-        caller.kind if caller.kind in audit.ACTOR_KINDS else "token",
-        caller.id,
-        caller.label,
-        client_ip(request),
-        request.headers.get("user-agent"),
-    )
+    who = audit_actor(caller, request)
     try:
         done = counter.register_client(
             db,

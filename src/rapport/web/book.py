@@ -23,11 +23,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
-from rapport.associates.audit import AuditActor
 from rapport.clientbook import book, export, service, team
 from rapport.db import Database
 from rapport.errors import FieldError, InvalidRecord
-from rapport.http import Caller, client_ip, csrf_checked, database, page_caller, read_session
+from rapport.http import Caller, audit_actor, csrf_checked, database, page_caller, read_session
 from rapport.money import MoneyError, precision, to_minor
 from rapport.web.templating import render
 from rapport.web.when import when
@@ -266,7 +265,7 @@ def client_book_export(
     filters = q.filters(owner.currency)
     if q.errors:
         raise InvalidRecord(q.errors)
-    who = AuditActor("associate", caller.id, caller.label, client_ip(request), request.headers.get("user-agent"))
+    who = audit_actor(caller, request)
     done = export.export_client_book(db, owner.id, actor=who, filters=filters, sort=q.sort, order=q.order or None)
     return StreamingResponse(
         export.csv_chunks(done),
@@ -359,7 +358,7 @@ def reassign_submit(
     if not chosen:
         raise InvalidRecord.one("to", "choose who takes the clients")
     client_id = int(client) if client.strip().isdigit() and len(client.strip()) < 19 else None
-    who = AuditActor("associate", caller.id, caller.label, client_ip(request), request.headers.get("user-agent"))
+    who = audit_actor(caller, request)
     with db.write() as session:
         team.require_reassign(session, caller.actor, from_associate, to_id)
         moved = service.reassign(

@@ -16,13 +16,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from rapport.associates import audit, users
+from rapport.associates import users
 from rapport.associates.permissions import ADMIN, VIRTUAL_ASSOCIATE, require_view_client
 from rapport.clientbook.team import BookOwner, book_owner
 from rapport.customers import counter
 from rapport.db import Database
 from rapport.errors import InvalidRecord, PermissionDenied
-from rapport.http import Caller, client_ip, csrf_checked, database, page_caller, read_session
+from rapport.http import Caller, audit_actor, csrf_checked, database, page_caller, read_session
 from rapport.web.templating import render
 from rapport.web.when import when
 
@@ -137,7 +137,7 @@ async def new_client_submit(
         stores = _stores(session, caller)
         store = _chosen_store(caller, stores, _text(form, "store"), _default_store(owner, stores))
         region = owner.country
-    who = audit.AuditActor("associate", caller.id, caller.label, client_ip(request), request.headers.get("user-agent"))
+    who = audit_actor(caller, request)
     try:
         done = counter.register_client(
             db,
