@@ -7,5 +7,6 @@ from rapport.customers import models as customers
 from rapport.db import Base
 from rapport.identity import models as identity
 from rapport.inventory import models as inventory
+from rapport.tasks import models as tasks
 
-__all__ = ["Base", "associates", "catalog", "commerce", "customers", "identity", "inventory"]
+__all__ = ["Base", "associates", "catalog", "commerce", "customers", "identity", "inventory", "tasks"]

@@ -1,0 +1,18 @@
+"""Guided next actions: explainable tasks from events, schedules and head-office campaigns."""
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from rapport.identity import merge as _merge
+
+
+def _after_merge(session: Session, merged: Any) -> None:
+    from rapport.tasks.service import after_merge
+
+    after_merge(session, merged)
+
+
+# A merged client's tasks move to the survivor; one task per occasion (the survivor's wins).
+_merge.register_child_table("task", unique_with=("dedupe_key",))
+_merge.on_merge(_after_merge)
