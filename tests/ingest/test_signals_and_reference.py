@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from rapport.catalog.models import Product
 from rapport.customers.models import Note, TimelineEntry, WishlistItem
-from rapport.inventory.models import StockLevel
+from rapport.inventory.models import StockLevel, StockSignal
 from tests.factories import alicia, ingest, ok, seed_reference
 
 
@@ -132,6 +132,19 @@ def test_stock_counts_are_absolute_and_an_older_count_is_ignored(db):
         assert s.scalars(select(StockLevel.on_hand)).one() == 2
     bad = ingest(db, "stock", {**count, "on_hand": -1}, {**count, "location": "XXX"}, {**count, "on_hand": 1.5})
     assert [o.errors[0].field for o in bad.outcomes] == ["on_hand", "location", "on_hand"]
+
+
+def test_a_sku_counted_again_after_selling_out_signals_back_in_stock_once(db):
+    seed_reference(db)
+    count = {"sku": "COAT-CAMEL-M", "location": "PAR"}
+    ok(ingest(db, "stock", {**count, "on_hand": 2, "counted_at": "2026-11-20T08:00:00Z"}))  # first count: no signal
+    ok(ingest(db, "stock", {**count, "on_hand": 0, "counted_at": "2026-11-21T08:00:00Z"}))  # sold out
+    ok(ingest(db, "stock", {**count, "on_hand": 4, "counted_at": "2026-11-22T08:00:00Z"}))  # back
+    ok(ingest(db, "stock", {**count, "on_hand": 4, "counted_at": "2026-11-22T08:00:00Z"}))  # replayed
+    ok(ingest(db, "stock", {**count, "on_hand": 6, "counted_at": "2026-11-23T08:00:00Z"}))  # more: not "back"
+    with db.read() as s:
+        signals = s.execute(select(StockSignal.kind, StockSignal.on_hand)).all()
+    assert signals == [("back_in_stock", 4)]
 
 
 def test_an_associate_email_belongs_to_one_associate(db):

@@ -9,17 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from rapport import clock
+from rapport import clock, events
 from rapport.associates.models import Associate
 from rapport.catalog.models import Product
 from rapport.db import insert_for, table_of
 from rapport.ingest import lookups
 from rapport.ingest.outcome import Outcome
 from rapport.ingest.records import AssociateRecord, LocationRecord, ProductRecord, StockRecord
-from rapport.inventory.models import Location, StockLevel
+from rapport.inventory.models import Location, StockLevel, StockSignal
 from rapport.money import to_minor
 
 
@@ -154,6 +154,7 @@ def set_stock_levels(session: Session, items: Sequence[tuple[int, StockRecord]])
             current[(row.product_id, row.location_id)] = (row.id, row.on_hand, row.updated_at)
     now = clock.now()
     writes: dict[tuple[int, int], dict[str, Any]] = {}
+    back: dict[tuple[int, int], dict[str, Any]] = {}  # none -> some: a back-in-stock signal
     for index, r, pid, lid in wanted:
         at = r.counted_at or now
         before = current.get((pid, lid))
@@ -161,6 +162,8 @@ def set_stock_levels(session: Session, items: Sequence[tuple[int, StockRecord]])
             outcomes[index] = Outcome("unchanged", before[0])
             continue
         outcomes[index] = Outcome("created" if before is None else "updated")
+        if before is not None and before[1] <= 0 < r.on_hand:
+            back[(pid, lid)] = {"product_id": pid, "location_id": lid, "on_hand": r.on_hand, "at": at}
         writes[(pid, lid)] = {"product_id": pid, "location_id": lid, "on_hand": r.on_hand, "updated_at": at}
         current[(pid, lid)] = (before[0] if before else 0, r.on_hand, at)
     if writes:
@@ -178,4 +181,8 @@ def set_stock_levels(session: Session, items: Sequence[tuple[int, StockRecord]])
         for index, _r, pid, lid in wanted:
             if outcomes[index].id is None:
                 outcomes[index].id = current[(pid, lid)][0]
+    signals = [row for key, row in back.items() if writes.get(key, {}).get("on_hand", 0) > 0]
+    if signals:
+        ids = session.scalars(insert(table_of(StockSignal)).returning(table_of(StockSignal).c.id), signals).all()
+        events.publish(session, "stock.back_in_stock", signal_ids=list(ids))
     return outcomes

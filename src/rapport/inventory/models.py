@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rapport.db import Base, BigId, UTCDateTime
@@ -44,3 +44,21 @@ class StockLevel(Base):
     location_id: Mapped[int] = mapped_column(ForeignKey("location.id"), index=True)
     on_hand: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StockSignal(Base):
+    """A SKU that became available again at a location: its count went from none (<= 0) to some.
+
+    Written in the same transaction as the count, so next actions (wishlist back in stock) can
+    rely on it even if the process stops right after; read by time, never updated.
+    """
+
+    __tablename__ = "stock_signal"
+    __table_args__ = (Index("ix_stock_signal_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    kind: Mapped[str] = mapped_column(String(16), default="back_in_stock")
+    on_hand: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
