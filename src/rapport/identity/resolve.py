@@ -113,8 +113,13 @@ class Resolver:
         self.merged_into: dict[int, int] = {}
 
     # -- reading -------------------------------------------------------------------------
-    def prefetch(self, keys: Iterable[Key]) -> None:
-        """Load owners of the given identifiers in a few queries (call once per batch)."""
+    def prefetch(self, keys: Iterable[Key], *, verified_emails: bool = True) -> None:
+        """Load owners of the given identifiers in a few queries (call once per batch).
+
+        ``verified_emails``: also load the verified emails of every client found (the two-people
+        rule needs them before merging); a caller that mostly finds one known client per record
+        (events) skips it, and the few that need resolving read theirs on demand.
+        """
         wanted = [k for k in dict.fromkeys(keys) if k not in self._loaded]
         groups: dict[tuple[str, str], list[str]] = {}
         for kind, namespace, value in wanted:
@@ -134,7 +139,7 @@ class Resolver:
         self._loaded.update(wanted)
         # The verified emails of every client just found, for the two-people rule, in one query.
         found = sorted({self.owner[k] for k in wanted if k in self.owner} - self._stored_verified.keys())
-        if found:
+        if found and verified_emails:
             for cid in found:
                 self._stored_verified[cid] = set()
             emails = self.session.execute(

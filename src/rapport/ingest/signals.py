@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from rapport import clock
@@ -69,7 +69,7 @@ def record_events(session: Session, items: Sequence[tuple[int, EventRecord]]) ->
             seen.add((source, ext))
             todo.append((index, r, ext))
             ref_keys[index] = _ref_keys(r.customer, r.source)
-    resolver.prefetch(k for found in ref_keys.values() if found for k in found)
+    resolver.prefetch((k for found in ref_keys.values() if found for k in found), verified_emails=False)
 
     # Most events name a client Rapport already knows, by identifiers that all point at them:
     # that client it is, with no resolution to stage. Anything else (a new client, identifiers
@@ -141,17 +141,38 @@ def record_events(session: Session, items: Sequence[tuple[int, EventRecord]]) ->
                 )
         outcomes[index] = Outcome("created", cid)
     timeline.append(session, entries, checked=True)  # `seen` above is this batch's check
-    if wish_add:
-        stmt = insert_for(session, table_of(WishlistItem)).on_conflict_do_nothing(
-            index_elements=["customer_id", "product_id"]
-        )
-        session.execute(stmt, wish_add)
+    _add_to_wishlists(session, wish_add)
     w = table_of(WishlistItem)
     for cid, pid, at in wish_remove:  # only a removal newer than the addition counts
         session.execute(delete(w).where(w.c.customer_id == cid, w.c.product_id == pid, w.c.added_at <= at))
     if notes:
         bulk_insert(session, table_of(Note), notes)
     return outcomes
+
+
+_WISHLIST_FROM_ARRAYS = text(
+    "INSERT INTO wishlist_item (customer_id, product_id, added_at, source) "
+    "SELECT * FROM unnest(CAST(:c AS BIGINT[]), CAST(:p AS BIGINT[]), CAST(:a AS TIMESTAMPTZ[]), CAST(:s AS TEXT[])) "
+    "ON CONFLICT (customer_id, product_id) DO NOTHING"
+)
+
+
+def _add_to_wishlists(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add items to wishlists; an item already there keeps its first date.
+
+    PostgreSQL: one statement over arrays (an executemany of the upsert cost ~45 µs an item);
+    SQLite's in-process executemany is already that cheap.
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        columns = {"c": "customer_id", "p": "product_id", "a": "added_at", "s": "source"}
+        session.execute(_WISHLIST_FROM_ARRAYS, {k: [r[c] for r in rows] for k, c in columns.items()})
+        return
+    stmt = insert_for(session, table_of(WishlistItem)).on_conflict_do_nothing(
+        index_elements=["customer_id", "product_id"]
+    )
+    session.execute(stmt, rows)
 
 
 def _product_names(session: Session, ids: list[int]) -> dict[int, str]:
