@@ -36,6 +36,7 @@ from pydantic import BaseModel
 
 from rapport.db import Database, refresh_statistics
 from rapport.errors import FieldError
+from rapport.ingest import parallel
 from rapport.ingest.columns import (
     ALIASES,
     SPLIT_ALIASES,
@@ -90,6 +91,8 @@ class ImportOptions:
     #: For datetimes written without an offset (``2026-11-02 14:31``), as POS exports often do.
     timezone: str | None = None
     ignore_unknown_columns: bool = False
+    #: Worker processes (PostgreSQL, events and orders): 0 = 2 or more for big files, 1 = this process only.
+    jobs: int = 0
 
 
 @dataclass
@@ -653,51 +656,55 @@ class _JsonlReader(_Reader):
                     f"(JSONL records are shaped like the record: --map renames top-level keys only)"
                 )
             self.renames.append((key, target))
+        self._fast = not self.renames and codecs.lookup(options.encoding).name == "utf-8"
+        self._validate_json = RECORD_TYPES[options.kind].model_validate_json
 
-    def units(self) -> Iterator[_Unit]:
-        encoding, renames, source = self.options.encoding, self.renames, self.default_source
-        loads = json.loads
-        # Fast path: a UTF-8 line that needs no renaming is parsed and validated in one step by
-        # pydantic-core (about twice as fast as json.loads + validation). Anything it refuses is
-        # read again below, so errors are worded the same whichever path a line took.
-        fast = not renames and codecs.lookup(encoding).name == "utf-8"
-        validate_json = RECORD_TYPES[self.options.kind].model_validate_json
+    def lines(self) -> Iterator[tuple[int, bytes]]:
+        """The non-blank lines with their numbers, unparsed (a parallel import parses them in its workers)."""
         for line, raw in enumerate(self.f, start=1):
             if line == 1 and raw.startswith(_BOM):
                 raw = raw[len(_BOM) :]
             if not raw.strip():
                 continue
             self.rows_read += 1
-            if fast and b'"_line"' not in raw and b'"_errors"' not in raw and (source is None or b'"source"' in raw):
-                try:
-                    yield _Unit(validate_json(raw), [(line, raw)])
-                    continue
-                except ValueError:  # pydantic's ValidationError included
-                    pass
+            yield line, raw
+
+    def units(self) -> Iterator[_Unit]:
+        unit = self.unit
+        for line, raw in self.lines():
+            yield unit(line, raw)
+
+    def unit(self, line: int, raw: bytes) -> _Unit:
+        """One line as a record (validated when it can be in one step) or a reject."""
+        # Fast path: a UTF-8 line that needs no renaming is parsed and validated in one step by
+        # pydantic-core (about twice as fast as json.loads + validation). Anything it refuses is
+        # read again below, so errors are worded the same whichever path a line took.
+        source = self.default_source
+        if self._fast and b'"_line"' not in raw and b'"_errors"' not in raw and (source is None or b'"source"' in raw):
             try:
-                obj = loads(raw.decode(encoding))
-            except UnicodeDecodeError:
-                problem = f"is not valid {encoding} (pass --encoding)"
-                yield _Unit(None, [(line, raw)], [FieldError("(line)", problem)])
-                continue
-            except json.JSONDecodeError as exc:
-                problem = f"is not valid JSON: {exc.msg} at column {exc.colno}"
-                yield _Unit(None, [(line, raw)], [FieldError("(line)", problem)])
-                continue
-            if not isinstance(obj, dict):
-                problem = "must be a JSON object, one record per line"
-                yield _Unit(None, [(line, raw)], [FieldError("(line)", problem)])
-                continue
-            obj.pop(LINE_KEY, None)
-            obj.pop(ERRORS_KEY, None)
-            for key, target in renames:
-                if key in obj:
-                    value = obj.pop(key)
-                    if target:
-                        obj[target] = value
-            if source and "source" not in obj:
-                obj["source"] = source
-            yield _Unit(obj, [(line, raw)])
+                return _Unit(self._validate_json(raw), [(line, raw)])
+            except ValueError:  # pydantic's ValidationError included
+                pass
+        encoding = self.options.encoding
+        try:
+            obj = json.loads(raw.decode(encoding))
+        except UnicodeDecodeError:
+            return _Unit(None, [(line, raw)], [FieldError("(line)", f"is not valid {encoding} (pass --encoding)")])
+        except json.JSONDecodeError as exc:
+            problem = f"is not valid JSON: {exc.msg} at column {exc.colno}"
+            return _Unit(None, [(line, raw)], [FieldError("(line)", problem)])
+        if not isinstance(obj, dict):
+            return _Unit(None, [(line, raw)], [FieldError("(line)", "must be a JSON object, one record per line")])
+        obj.pop(LINE_KEY, None)
+        obj.pop(ERRORS_KEY, None)
+        for key, target in self.renames:
+            if key in obj:
+                value = obj.pop(key)
+                if target:
+                    obj[target] = value
+        if source and "source" not in obj:
+            obj["source"] = source
+        return _Unit(obj, [(line, raw)])
 
     def describe(self, unit: _Unit, errors: Sequence[FieldError]) -> list[str]:
         return [f"{e.field}: {e.message}" for e in errors]
@@ -850,12 +857,47 @@ def _read_ahead(reader: _Reader, f: IO[bytes], size: int) -> Generator[tuple[lis
         thread.join()
 
 
+def _serial(
+    db: Database,
+    options: ImportOptions,
+    reader: _Reader,
+    f: IO[bytes],
+    stats: ImportStats,
+    rejects: _Rejects,
+    progress: Callable[[ImportStats], None] | None,
+    flush: Callable[[list[_Unit]], None],
+) -> None:
+    """Import in this process, a batch per transaction, the next batch parsed ahead in a thread."""
+    analyzed_at = 0  # records written when statistics were last refreshed
+    try:
+        # closing(): an interrupted import stops the reader thread before the file is closed.
+        with contextlib.closing(_read_ahead(reader, f, options.batch_size)) as batches:
+            for units, rows_read, bytes_read in batches:
+                flush(units)
+                written = stats.accepted_rows
+                if written >= max(2 * analyzed_at, options.batch_size):
+                    with db.write() as session:
+                        refresh_statistics(session, GROWS[options.kind])
+                    analyzed_at = written
+                stats.rows, stats.bytes_read = rows_read, bytes_read
+                if progress is not None:
+                    progress(stats)
+    finally:
+        rejects.close()
+        stats.rows, stats.bytes_read = reader.rows_read, f.tell()
+        stats.finished = time.perf_counter()
+
+
 def import_file(
     db: Database, options: ImportOptions, *, progress: Callable[[ImportStats], None] | None = None
 ) -> ImportStats:
     """Import ``options.path`` into ``db``; returns the counts. Raises ImportUsageError before any
     write when the file or options cannot work (unknown kind, unknown columns, no id column ...)."""
     fmt, rejects_path = check_options(options)
+    try:
+        jobs = parallel.jobs_for(db, options)
+    except parallel.ParallelUsageError as exc:
+        raise ImportUsageError(str(exc)) from None
     source = options.source.strip().lower() if options.source else None
     actor = f"import:{options.path.name}"
     with gc_tuned(), options.path.open("rb") as f:
@@ -864,9 +906,8 @@ def import_file(
             options.kind, options.path, fmt, rejects_path, options.path.stat().st_size, delimiter=reader.delimiter
         )
         rejects = _Rejects(rejects_path, reader)
-        batch: list[_Unit] = []
 
-        def flush() -> None:
+        def flush(batch: list[_Unit]) -> None:
             """Send the batch's records; count and write rejects in file order."""
             records = [u.record for u in batch if u.record is not None]
             outcomes = iter(
@@ -883,27 +924,18 @@ def import_file(
                 stats.rows_by_status[status] += len(unit.rows)
                 if status == "rejected":
                     rejects.write(unit, errors)
-            batch.clear()
 
-        analyzed_at = 0  # records written when statistics were last refreshed
-        try:
-            # closing(): an interrupted import stops the reader thread before the file is closed.
-            with contextlib.closing(_read_ahead(reader, f, options.batch_size)) as batches:
-                for units, rows_read, bytes_read in batches:
-                    batch.extend(units)
-                    flush()
-                    written = stats.accepted_rows
-                    if written >= max(2 * analyzed_at, options.batch_size):
-                        with db.write() as session:
-                            refresh_statistics(session, GROWS[options.kind])
-                        analyzed_at = written
-                    stats.rows, stats.bytes_read = rows_read, bytes_read
-                    if progress is not None:
-                        progress(stats)
-        finally:
-            rejects.close()
-            stats.rows, stats.bytes_read = reader.rows_read, f.tell()
-            stats.finished = time.perf_counter()
+        if jobs > 1:
+            try:
+                parallel.run(
+                    db, options, reader, stats, rejects, jobs, actor, GROWS[options.kind], progress, f.tell, source
+                )
+            finally:
+                rejects.close()
+                stats.bytes_read = f.tell()
+                stats.finished = time.perf_counter()
+        else:
+            _serial(db, options, reader, f, stats, rejects, progress, flush)
     if rejects.file is None and rejects_path.exists() and options.rejects is None:
         rejects_path.unlink()  # a stale rejects file from an earlier run would mislead
     if progress is not None:

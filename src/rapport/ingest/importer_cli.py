@@ -81,6 +81,14 @@ def import_command(
     ignore_unknown_columns: Annotated[
         bool, typer.Option("--skip-unknown", help="Skip CSV columns that are not fields of KIND.")
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=32,
+            help="Worker processes (PostgreSQL; events and orders). 0: two or more for big files; 1: one process.",
+        ),
+    ] = 0,
 ) -> None:
     from rapport.db import get_database
 
@@ -91,7 +99,7 @@ def import_command(
         options = ImportOptions(
             kind=kind, path=file, format=format_, mapping=parse_map(map_ or []), source=source,
             batch_size=batch_size, rejects=rejects, decimal_comma=decimal_comma, encoding=encoding,
-            timezone=timezone, ignore_unknown_columns=ignore_unknown_columns,
+            timezone=timezone, ignore_unknown_columns=ignore_unknown_columns, jobs=jobs,
         )  # fmt: skip
         latest: list[ImportStats] = []
         with _progress_bar(err) as progress:
