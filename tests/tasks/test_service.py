@@ -177,3 +177,16 @@ def test_rule_settings_are_checked_field_by_field(store: Database) -> None:
             config.update(s, "high_intent", params={"sequence": ["like"]}, by="test")
         changed = config.update(s, "lapsing", params={"factor": 3.0}, enabled=False, by="test")
     assert changed.params["factor"] == 3.0 and changed.params["min_orders"] == 3 and not changed.enabled
+
+
+def test_hundreds_of_tasks_at_once_are_written_whole_and_only_once(store: Database) -> None:
+    cid = add_client(store, "C1")
+    many = [candidate(cid, f"prep:{i}", outreach=False, facts={"n": i}) for i in range(300)]
+    with store.write() as s:
+        first = raise_tasks(s, many)
+    with store.write() as s:
+        again = raise_tasks(s, [candidate(cid, f"prep:{i}", outreach=False) for i in range(300)])
+    assert len(first.created) == 300 and again.created == [] and again.skipped["duplicate"] == 300
+    rows = tasks_of(store)
+    assert len(rows) == 300 and {t.facts["n"] for t in rows} == set(range(300))
+    assert {(t.status, t.channel, t.associate_id) for t in rows} == {("open", None, ana_id(store))}
