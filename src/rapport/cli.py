@@ -124,13 +124,22 @@ def identity_scan() -> None:
 @app.command("worker")
 def worker(
     interval: float = typer.Option(2.0, min=0.1, help="Seconds between looks at the queue when it is empty."),
-    once: bool = typer.Option(False, "--once", help="Drain what is queued, then exit."),
+    once: bool = typer.Option(False, "--once", help="Drain what is queued (and sweep the task rules once), then exit."),
+    tasks: bool = typer.Option(
+        True, "--tasks/--no-tasks", help="Also raise next-action tasks: new rows within a second, a full sweep daily."
+    ),
+    sweep_every: float = typer.Option(
+        24.0, min=0, help="Hours between full task sweeps, the first at start (0: none)."
+    ),
 ) -> None:
-    """Run background work outside the app processes: today, the duplicate scan of new and changed clients.
+    """Run background work outside the app processes: the duplicate scan of new and changed clients, and tasks.
 
     Start one or more next to `rapport serve --workers N` with RAPPORT_BACKGROUND_SCAN=false on the app
     processes. Several workers share the queue safely on PostgreSQL (FOR UPDATE SKIP LOCKED). Stops
-    cleanly on Ctrl-C or SIGTERM, after the batch in hand.
+    cleanly on Ctrl-C or SIGTERM, after the batch in hand. Tasks: the worker follows new timeline
+    entries, stock signals and clients (the app processes, told to leave background work, do not
+    raise tasks on their events) and runs the full sweep every --sweep-every hours (idempotent:
+    several workers may sweep).
     """
     import signal
     import threading
@@ -138,6 +147,7 @@ def worker(
 
     from rapport.identity import candidates
     from rapport.runtime import tune_gc
+    from rapport.tasks.triggers import TaskTriggers
 
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -145,6 +155,16 @@ def worker(
     tune_gc()
     total = 0
     console.print(f"Rapport worker: duplicate scan, looking every {interval:g} s (Ctrl-C to stop)")
+    triggers = None
+    if tasks and once:
+        from rapport.tasks.sweep import generate
+
+        swept = generate(db)
+        console.print(f"{swept.created} task(s) raised by the sweep in {swept.seconds:.1f} s")
+    elif tasks:
+        triggers = TaskTriggers(get_database, poll_every=0.5, sweep_every=sweep_every * 3600 or None)
+        triggers.start()
+        console.print(f"Tasks: following new rows every 0.5 s; full sweep every {sweep_every:g} h")
     try:
         while not stop.is_set():
             started = time.perf_counter()
@@ -156,6 +176,8 @@ def worker(
                 break
             stop.wait(interval)
     finally:
+        if triggers is not None:
+            triggers.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     console.print(f"Worker stopped; {total} pair(s) proposed in all.")
@@ -166,11 +188,15 @@ def _register_optional_commands() -> None:
     from rapport.clientbook.cli import register as register_clientbook
     from rapport.demo.cli import register as register_demo
     from rapport.ingest.importer_cli import register as register_import
+    from rapport.tasks.campaigns_cli import register as register_campaigns
+    from rapport.tasks.cli import register as register_tasks
 
     register_import(app)
     register_demo(app)
     register_users(app)
     register_clientbook(app)
+    register_tasks(app)
+    register_campaigns(app)
 
 
 _register_optional_commands()

@@ -5,6 +5,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from rapport.identity import merge as _merge
+from rapport.tasks import models as _models  # noqa: F401  (the "task" table must exist before merges move it)
 
 
 def _after_merge(session: Session, merged: Any) -> None:

@@ -22,7 +22,7 @@ from rapport.tasks.models import TaskRule
 #: name -> default parameters. Rule names are task types; "pressure" and "focus" are settings.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "milestone": {
-        "days_ahead": 10,  # raise the task this many days before the date
+        "days_ahead": 7,  # raise the task this many days before the date
         "kinds": [],  # which milestone kinds (birthday, anniversary, ...); empty = all
         "include_birthday": True,  # the client's own birth date counts as a milestone
     },
@@ -31,9 +31,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "expires_after_days": 7,
     },
     "replenishment": {
-        "days_before_due": 7,  # raise this many days before the product should run out
+        "days_before_due": 5,  # raise this many days before the product should run out
         "min_purchases_for_own_interval": 3,  # the client's own rhythm once bought this often
-        "expires_after_days": 21,
+        "expires_after_days": 5,  # after the run-out date (they have likely bought elsewhere by then)
     },
     "try_on_follow_up": {
         "within_days": 3,  # follow up within N days of the try-on
@@ -41,14 +41,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "post_purchase": {
         "after_days": 7,
-        "min_total_minor": 30000,  # purchases from this total (minor units of the order's currency)
-        "expires_after_days": 14,
+        "min_total_minor": 50000,  # purchases from this total (minor units of the order's currency)
+        "expires_after_days": 7,
     },
     "lapsing": {
-        "factor": 2.0,  # lapsing when the gap since the last purchase > usual cadence x factor
+        "factor": 2.5,  # lapsing when the gap since the last purchase > usual cadence x factor
         "min_orders": 3,  # a cadence needs at least this many purchases
-        "min_gap_days": 45,  # never call someone lapsing sooner than this
-        "max_gap_days": 730,  # past this they are gone, not lapsing
+        "min_gap_days": 60,  # never call someone lapsing sooner than this
+        "max_gap_days": 365,  # past this they are gone, not lapsing
         "expires_after_days": 30,
     },
     "high_intent": {
