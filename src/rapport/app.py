@@ -37,13 +37,20 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     from rapport.identity.candidates import BackgroundDrainer
     from rapport.runtime import tune_gc
     from rapport.settings import get_settings
+    from rapport.tasks.triggers import TaskTriggers
 
     threading.Thread(target=_warm_search, name="warm-search", daemon=True).start()
-    drainer = BackgroundDrainer(get_database) if get_settings().background_scan else None
+    background = get_settings().background_scan
+    drainer = BackgroundDrainer(get_database) if background else None
     if drainer is not None:
         drainer.start()  # the duplicate scan, off the ingest path (or in `rapport worker`)
+    triggers = TaskTriggers(get_database) if background else None
+    if triggers is not None:
+        triggers.start()  # tasks within a second of an ingested event (or `rapport worker` follows the tables)
     tune_gc()
     yield
+    if triggers is not None:
+        triggers.stop()
     if drainer is not None:
         drainer.stop()
 
@@ -93,11 +100,15 @@ def create_app() -> FastAPI:
     from rapport.identity.api import router as identity_router
     from rapport.ingest.api import router as ingest_router
     from rapport.ingest.connectors.shopify_api import router as shopify_router
+    from rapport.tasks.api import router as tasks_router
+    from rapport.tasks.campaigns_api import router as campaigns_router
     from rapport.web.audit_pages import router as audit_pages
     from rapport.web.book import router as book_pages
+    from rapport.web.campaigns import router as campaign_pages
     from rapport.web.clients import router as clients_pages
     from rapport.web.newclient import router as newclient_pages
     from rapport.web.notifications import router as notification_pages
+    from rapport.web.tasks import router as task_pages
 
     app.include_router(ingest_router, prefix="/api/v1")
     app.include_router(customers_router, prefix="/api/v1")
@@ -106,10 +117,14 @@ def create_app() -> FastAPI:
     app.include_router(clientbook_router, prefix="/api/v1")
     app.include_router(me_router, prefix="/api/v1")
     app.include_router(counter_router, prefix="/api/v1")
+    app.include_router(tasks_router, prefix="/api/v1")
+    app.include_router(campaigns_router, prefix="/api/v1")
     app.include_router(newclient_pages)  # /clients/new before /clients/{customer_id}
     app.include_router(book_pages)
     app.include_router(notification_pages)
     app.include_router(audit_pages)
+    app.include_router(campaign_pages)
+    app.include_router(task_pages)
     app.include_router(clients_pages)
     mount_web(app)
     _publish_record_schemas(app)

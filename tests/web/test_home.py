@@ -81,19 +81,19 @@ def test_new_assignments_appear_until_read(db, browser, staffed):
 
 
 def test_a_capability_fills_a_home_section_through_its_hook(browser, staffed):
-    def tasks(_session, associate_id):
-        return [home.HomeItem(f"Call back client of #{associate_id}", detail="she asked about the coat")]
+    def appointments(_session, associate_id):
+        return [home.HomeItem(f"Fitting with a client of #{associate_id}", detail="she asked about the coat")]
 
-    home.register_section("tasks", tasks)
+    assert not home.has_section("appointments")  # the appointments capability is not built yet
+    home.register_section("appointments", appointments)
     try:
         signed_in(browser, ANA)
         page = browser.get("/")
-        assert f"Call back client of #{staffed.ana}" in page.text and "No open tasks." not in page.text
-        assert "Nothing scheduled today." in page.text
+        assert f"Fitting with a client of #{staffed.ana}" in page.text and "Nothing scheduled today." not in page.text
     finally:
-        home.unregister_section("tasks")
+        home.unregister_section("appointments")
     with pytest.raises(ValueError, match="unknown home section"):
-        home.register_section("weather", tasks)
+        home.register_section("weather", appointments)
 
 
 # -- the JSON twin -----------------------------------------------------------------------------------
@@ -114,7 +114,8 @@ def test_the_home_api_answers_the_signed_in_associate(db, app, staffed):
         (cid, "Alicia Moreau", "Paris Saint-Honoré")
     ]
     assert [(a["title"], a["link"]) for a in body["new_assignments"]] == [("New client: Alicia Moreau", "/book")]
-    assert body["appointments"] == [] and body["tasks"] == [] and body["sections_available"] == []
+    # Next actions fill the tasks section (empty: Ana has none); appointments are not built yet.
+    assert body["appointments"] == [] and body["tasks"] == [] and body["sections_available"] == ["tasks"]
 
 
 def test_the_home_api_refuses_a_token_and_a_revoked_or_expired_caller(db, app, staffed, fixed_clock):

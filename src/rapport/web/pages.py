@@ -122,8 +122,10 @@ def logout(request: Request, _caller: Caller = Depends(csrf_checked), db: Databa
 def home(request: Request, caller: Caller = Depends(page_caller), session: Session = Depends(read_session)) -> Response:
     """Today's appointments, open tasks, new assignments and recently viewed clients (one tap to each)."""
     from rapport.associates.home import home_screen
+    from rapport.web.tasks import focus_context
     from rapport.web.when import when
 
     stores = users.stores_by_id(session, caller.store_ids)
     screen = home_screen(session, caller.id)
-    return render(request, "home.html", {"stores": stores, "regions": caller.regions, "screen": screen, "when": when})
+    context = {"stores": stores, "regions": caller.regions, "screen": screen, "when": when}
+    return render(request, "home.html", {**focus_context(session, caller), **context})
