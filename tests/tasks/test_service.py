@@ -51,6 +51,13 @@ def test_without_an_assigned_associate_the_task_goes_to_the_home_store_team(stor
     assert task.associate_id is None and task.location_id is not None
 
 
+def test_a_client_nobody_looks_after_gets_no_task_and_the_report_says_why(store: Database) -> None:
+    cid = add_client(store, "C1", assigned_associate=None, home_store=None)
+    with store.write() as s:
+        out = raise_tasks(s, [candidate(cid)])
+    assert out.created == [] and out.skipped == {"no associate or home store": 1}
+
+
 def test_raising_the_same_occasion_twice_creates_one_task(store: Database) -> None:
     cid = add_client(store, "C1")
     with store.write() as s:

@@ -95,7 +95,8 @@ def raise_tasks(session: Session, candidates: Sequence[Candidate], *, dry_run: b
     """Turn candidates into tasks, applying every guard; ``dry_run`` answers "how many?" only.
 
     Guards, in order: the client must be active (a merged client's candidate moves to the
-    survivor); one task per client and occasion (``dedupe_key``); outreach needs a channel the
+    survivor); one task per client and occasion (``dedupe_key``); someone must see it (the
+    client's associate, or their home store's team queue); outreach needs a channel the
     client consented to and never one they opted out of; at most ``max_open_outreach`` open
     outreach tasks per client; no new outreach within the cool-down after a contact, unless
     urgent. Candidates compete for a client's capacity by value, best first.
@@ -133,6 +134,10 @@ def raise_tasks(session: Session, candidates: Sequence[Candidate], *, dry_run: b
         key = (cand.customer_id, cand.dedupe_key)
         if key in existing or key in seen:
             outcome.skipped["duplicate"] += 1
+            continue
+        if client.associate_id is None and client.location_id is None:
+            # Nobody would see it: assign the client (client book) or give them a home store.
+            outcome.skipped["no associate or home store"] += 1
             continue
         channel: str | None = None
         if cand.outreach:
@@ -179,12 +184,16 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
     if session.get_bind().dialect.name == "postgresql" and len(rows) >= _STAGE_FROM:
+        names = ", ".join(f'"{c.name}"' for c in _STAGING.columns)
+        # Dropped at commit: nothing outlives the transaction (a pooled connection keeps no table
+        # that a later migration of ``task`` would make stale or that would hold its sequence).
         session.execute(
-            text("CREATE TEMP TABLE IF NOT EXISTS task_staging (LIKE task INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+            text(
+                f"CREATE TEMP TABLE IF NOT EXISTS task_staging ON COMMIT DROP AS SELECT {names} FROM task WITH NO DATA"
+            )
         )
         session.execute(text("TRUNCATE task_staging"))
         bulk_insert(session, _STAGING, rows)
-        names = ", ".join(f'"{c.name}"' for c in _STAGING.columns)
         return list(
             session.scalars(
                 text(
