@@ -16,7 +16,7 @@ from bench import harness, report
 from bench.plan import FULL, QUICK, Plan
 from bench.report import Figure
 
-BENCHMARKS = ("ingest", "import", "read")
+BENCHMARKS = ("ingest", "import", "read", "tasks")
 
 
 def _runner(name: str) -> Callable[[str, Plan, harness.Log], list[Figure]]:
@@ -28,6 +28,10 @@ def _runner(name: str) -> Callable[[str, Plan, harness.Log], list[Figure]]:
         from bench import bulk_import
 
         return bulk_import.run
+    if name == "tasks":
+        from bench import tasks
+
+        return tasks.run
     from bench import read_360
 
     return read_360.run

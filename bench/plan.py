@@ -28,6 +28,11 @@ class Plan:
     read_samples: int = 1_000
     search_samples: int = 500
     warmup: int = 100
+    #: Next actions: the sweep's data set on PostgreSQL, the demo's size on SQLite, event-to-task samples.
+    tasks_customers: int = 1_000_000
+    tasks_orders: int = 2_000_000
+    tasks_demo_customers: int = 20_000
+    tasks_latency_samples: int = 200
     #: A phase that runs longer than this stops early and reports the rate over what it did, so a
     #: slow build still finishes `make bench` in bounded time.
     phase_cap_seconds: float = 60.0
@@ -50,6 +55,10 @@ QUICK = Plan(
     read_samples=300,
     search_samples=150,
     warmup=30,
+    tasks_customers=50_000,
+    tasks_orders=100_000,
+    tasks_demo_customers=2_000,
+    tasks_latency_samples=50,
     phase_cap_seconds=30.0,
 )
 #: For the smoke tests: every code path, at toy size.
@@ -66,5 +75,9 @@ TOY = Plan(
     read_samples=20,
     search_samples=10,
     warmup=3,
+    tasks_customers=60,
+    tasks_orders=300,
+    tasks_demo_customers=30,
+    tasks_latency_samples=3,
     phase_cap_seconds=60.0,
 )

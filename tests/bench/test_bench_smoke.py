@@ -175,3 +175,14 @@ def _region(e164: str) -> str:
     import phonenumbers
 
     return str(phonenumbers.region_code_for_number(phonenumbers.parse(e164)))
+
+
+@engines
+def test_the_tasks_benchmark_sweeps_twice_and_sees_every_event_become_a_task(engine: str) -> None:
+    from bench import tasks
+
+    sweep, latency = tasks.run(engine, TOY, quiet)
+
+    assert sweep.measure.detail["second_run_tasks"] == 0  # the sweep is idempotent
+    assert sweep.measure.detail["tasks"] > 0
+    assert latency.measure.detail["samples"] == TOY.tasks_latency_samples
