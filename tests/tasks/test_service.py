@@ -163,10 +163,10 @@ def test_life_cycle_done_snoozed_dismissed_expired(store: Database, fixed_clock)
             snooze(s, left, until=clock.now() + timedelta(days=30))
     fixed_clock.advance(timedelta(days=3))
     with store.write() as s:
-        assert housekeeping(s) == {"woken": 1, "expired": 0}
+        assert housekeeping(s) == {"woken": 1, "expired": 0, "rerouted": 0}
     fixed_clock.advance(timedelta(days=5))
     with store.write() as s:
-        assert housekeeping(s) == {"woken": 0, "expired": 2}
+        assert housekeeping(s) == {"woken": 0, "expired": 2, "rerouted": 0}
     assert [t.status for t in sorted(tasks_of(store), key=lambda t: t.dedupe_key)] == [
         "done",
         "expired",

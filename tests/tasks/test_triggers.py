@@ -107,3 +107,49 @@ def test_in_the_worker_the_triggers_sweep_at_start_then_follow_new_rows(store: D
         assert wait_for(lambda: "try_on_follow_up" in {t.type for t in tasks_of(store, other)}, timeout=1.0)
     finally:
         triggers.stop()
+
+
+def test_a_client_moved_to_another_book_takes_their_live_tasks_along(store: Database) -> None:
+    from sqlalchemy import select
+
+    from rapport import events
+    from rapport.associates.models import Associate
+    from rapport.clientbook.service import reassign
+    from rapport.tasks.service import raise_tasks
+    from tests.factories import ingest
+    from tests.tasks.conftest import candidate
+
+    ok(ingest(store, "associates", {"code": "LEA", "email": "lea@maison.example", "display_name": "Léa",
+                                    "home_store": "PAR"}))  # fmt: skip
+    cid = add_client(store, "C1")
+    with store.write() as s:
+        raise_tasks(s, [candidate(cid)])
+        ana, lea = (s.scalars(select(Associate.id).where(Associate.code == code)).one() for code in ("ANA", "LEA"))
+    heard: list[events.Event] = []
+    events.subscribe("clients.assigned", heard.append)
+    try:
+        with store.write() as s:
+            reassign(s, ana, lea, [cid])
+    finally:
+        events.unsubscribe("clients.assigned", heard.append)
+    assert [e.payload["ids"] for e in heard] == [[cid]]
+    assert [t.associate_id for t in tasks_of(store)] == [ana]  # not yet: the trigger moves them
+    handle(store, {"clients.assigned": [cid]})
+    # The task went along, and Léa is asked to welcome her new client.
+    assert sorted((t.type, t.associate_id) for t in tasks_of(store)) == [("manual", lea), ("welcome", lea)]
+
+
+def test_the_sweep_sends_live_tasks_to_the_current_owner_where_no_trigger_ran(store: Database) -> None:
+    from sqlalchemy import update
+
+    from rapport.customers.models import Customer
+    from rapport.tasks.service import housekeeping, raise_tasks
+    from tests.tasks.conftest import candidate
+
+    cid = add_client(store, "C1")
+    with store.write() as s:
+        raise_tasks(s, [candidate(cid)])
+        s.execute(update(Customer).where(Customer.id == cid).values(assigned_associate_id=None))
+        assert housekeeping(s)["rerouted"] == 1
+    (task,) = tasks_of(store)
+    assert task.associate_id is None and task.location_id is not None  # the Paris team queue

@@ -25,7 +25,7 @@ from sqlalchemy import and_, false, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from rapport import clock
+from rapport import clock, events
 from rapport.associates import audit, notifications
 from rapport.associates.audit import AuditActor
 from rapport.associates.models import Associate, AssociateLocation
@@ -442,6 +442,8 @@ def _write(session: Session, placements: Sequence[R.Placement], guard: ColumnEle
             got.update(session.scalars(stmt))
         if got:
             moved[associate_id] = got
+    if moved:  # after commit: next actions follow the clients to their new associates and welcome them
+        events.publish(session, "clients.assigned", ids=sorted(i for ids in moved.values() for i in ids))
     return moved
 
 

@@ -453,7 +453,8 @@ def dismiss(session: Session, task: Task, *, by: int | None, note: str | None = 
 
 
 def housekeeping(session: Session) -> dict[str, int]:
-    """Wake snoozed tasks whose time has come and expire the ones past their date (set-based)."""
+    """Wake snoozed tasks whose time has come, expire the ones past their date, and send live tasks
+    to their client's current owner (a client reassigned where no trigger ran). Set-based."""
     now = clock.now()
     woke = _count(
         session,
@@ -467,7 +468,8 @@ def housekeeping(session: Session) -> dict[str, int]:
         .where(TASK.c.status.in_(LIVE_STATUSES), TASK.c.expires_at <= now)
         .values(status="expired", snoozed_until=None, updated_at=now),
     )
-    return {"woken": woke, "expired": expired}
+    rerouted = follow_client(session, None)
+    return {"woken": woke, "expired": expired, "rerouted": rerouted}
 
 
 def _count(session: Session, statement: Any) -> int:
@@ -475,9 +477,12 @@ def _count(session: Session, statement: Any) -> int:
     return int(getattr(session.execute(statement), "rowcount", 0) or 0)
 
 
-def follow_client(session: Session, customer_ids: Sequence[int]) -> int:
-    """Live tasks go with their client when the client changes associate or home store (one UPDATE)."""
-    if not customer_ids:
+def follow_client(session: Session, customer_ids: Sequence[int] | None) -> int:
+    """Live tasks go with their client when the client changes associate or home store (one UPDATE).
+
+    ``None``: every live task (the sweep's housekeeping catches changes made where no trigger runs).
+    """
+    if customer_ids is not None and not customer_ids:
         return 0
     owner = (
         select(case((Associate.active.is_(True), Customer.assigned_associate_id), else_=None))
@@ -487,27 +492,14 @@ def follow_client(session: Session, customer_ids: Sequence[int]) -> int:
         .scalar_subquery()
     )
     store = select(Customer.home_location_id).where(Customer.id == TASK.c.customer_id).scalar_subquery()
+    scope = [] if customer_ids is None else [one_of(session, TASK.c.customer_id, list(customer_ids))]
     return _count(
         session,
         update(TASK)
-        .where(one_of(session, TASK.c.customer_id, list(customer_ids)), TASK.c.status.in_(LIVE_STATUSES))
+        .where(*scope, TASK.c.status.in_(LIVE_STATUSES))
         .where(or_(TASK.c.associate_id.is_distinct_from(owner), TASK.c.location_id.is_distinct_from(store)))
         .values(associate_id=owner, location_id=store, updated_at=clock.now()),
     )
-
-
-__all__ = [
-    "Candidate",
-    "RaiseOutcome",
-    "after_merge",
-    "complete",
-    "dismiss",
-    "follow_client",
-    "get",
-    "housekeeping",
-    "raise_tasks",
-    "snooze",
-]
 
 
 def after_merge(session: Session, merged: Any) -> None:

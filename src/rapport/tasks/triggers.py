@@ -35,6 +35,7 @@ from rapport.customers.models import Customer, TimelineEntry, WishlistItem
 from rapport.db import Database, one_of
 from rapport.inventory.models import StockSignal
 from rapport.tasks import config
+from rapport.tasks.service import follow_client
 from rapport.tasks.sweep import SweepReport, generate
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,13 @@ log = logging.getLogger(__name__)
 #: The rules each event can make true (the others cannot change for those clients because of it).
 EVENT_RULES: dict[str, tuple[str, ...]] = {
     "customers.ingested": ("milestone", "welcome"),
+    "clients.assigned": ("welcome",),
     "events.ingested": ("back_in_stock", "high_intent", "appointment_prep", "try_on_follow_up"),
     "orders.ingested": ("replenishment", "post_purchase"),
     "stock.back_in_stock": ("back_in_stock",),
 }
+#: Events after which a client may have a new associate or home store.
+_OWNER_EVENTS = ("customers.ingested", "clients.assigned")
 #: Timeline kinds that feed a rule, for the worker's table follower ("profile": a client book assignment).
 KIND_RULES: dict[str, tuple[str, ...]] = {
     "try_on": ("try_on_follow_up",),
@@ -66,7 +70,7 @@ def clients_for(session: Session, event_name: str, ids: Iterable[int]) -> set[in
     wanted = sorted({int(i) for i in ids})
     if not wanted:
         return set()
-    if event_name in ("customers.ingested", "events.ingested"):
+    if event_name in ("customers.ingested", "events.ingested", "clients.assigned"):
         return set(wanted)
     if event_name == "orders.ingested":
         stmt = select(Order.customer_id).where(one_of(session, Order.id, wanted), Order.customer_id.is_not(None))
@@ -85,6 +89,10 @@ def process(db: Database, client_ids: Iterable[int], *, types: Iterable[str] | N
 def handle(db: Database, pending: Mapping[str, Iterable[int]]) -> SweepReport:
     """Raise the tasks a set of events calls for: event name -> the ids its payloads carried."""
     targets: dict[str, set[int]] = defaultdict(set)
+    moved = sorted({int(i) for name in _OWNER_EVENTS for i in pending.get(name, ())})
+    if moved:  # clients who may have changed associate or home store: their live tasks follow
+        with db.write() as session:
+            follow_client(session, moved)
     with db.read() as session:
         for name, ids in pending.items():
             rules = rules_for(name)
