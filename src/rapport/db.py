@@ -118,6 +118,10 @@ class Database:
     """An engine plus two session factories: reads, and serialised-on-SQLite writes."""
 
     def __init__(self, engine: Engine) -> None:
+        # Every capability's tables, mapped before the first unit of work: a flush sorts tables by
+        # their foreign keys, and a script importing only some models would fail to resolve them.
+        import rapport.models  # noqa: F401
+
         self.engine = engine
         self.read_sessions = sessionmaker(engine, expire_on_commit=False)
         writer = engine.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite(engine) else engine
