@@ -344,3 +344,17 @@ def test_a_task_snoozed_for_days_wakes_at_nine_in_the_home_stores_timezone(store
         paris = focus.workday(s, associate_id(store), clock.now())
     assert wake_at(paris, 1) == datetime(2026, 11, 24, 8, tzinfo=UTC)  # 09:00 in Paris
     assert wake_at(paris, 7) == datetime(2026, 11, 30, 8, tzinfo=UTC)
+
+
+def test_the_focus_list_is_varied_when_one_kind_of_task_would_fill_it() -> None:
+    from types import SimpleNamespace
+
+    from rapport.tasks.focus import _varied
+
+    ranked = [(SimpleNamespace(type=t, id=i),) for i, t in enumerate(["refill"] * 6 + ["birthday", "try_on"])]
+    picked = [row[0] for row in _varied(ranked, 5)]
+    assert [(t.type, t.id) for t in picked] == [
+        ("refill", 0), ("refill", 1), ("refill", 2), ("birthday", 6), ("try_on", 7),
+    ]  # fmt: skip
+    only_refills = [(SimpleNamespace(type="refill", id=i),) for i in range(6)]
+    assert [row[0].id for row in _varied(only_refills, 5)] == [0, 1, 2, 3, 4]  # nothing else waiting: fill up

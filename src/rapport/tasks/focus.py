@@ -21,7 +21,7 @@ status come in the same row: no query per task. Only tasks of active clients are
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -351,6 +351,32 @@ def _view(row: Any, now: datetime, day: Workday | None = None) -> TaskView:
 # -- the associate's lists -----------------------------------------------------------------------
 
 
+#: The focus list reads this many times its size, best first, to choose a varied few.
+_LOOK_AHEAD = 4
+
+
+def _varied(rows: Sequence[Any], size: int) -> list[Any]:
+    """The best ``size`` rows, with no more than half of them (rounded up) of one task type while
+    others are waiting: five refills in a row make a poorer day than a refill, a birthday and a
+    try-on. Rows are ranked best first, each ``(Task, client columns...)``."""
+    cap = max(1, -(-size // 2))
+    chosen: list[Any] = []
+    held: list[Any] = []
+    per_type: dict[str, int] = {}
+    for row in rows:
+        if len(chosen) == size:
+            break
+        kind = row[0].type
+        if per_type.get(kind, 0) >= cap:
+            held.append(row)
+            continue
+        per_type[kind] = per_type.get(kind, 0) + 1
+        chosen.append(row)
+    chosen.extend(held[: size - len(chosen)])
+    order = {id(r): i for i, r in enumerate(rows)}
+    return sorted(chosen, key=lambda r: order[id(r)])
+
+
 def focus_list(session: Session, associate_id: int, now: datetime | None = None) -> FocusList:
     """Today's few tasks most worth doing, best first, with the daily goal (one statement for the tasks)."""
     now = now or clock.now()
@@ -361,9 +387,9 @@ def focus_list(session: Session, associate_id: int, now: datetime | None = None)
     rows = session.execute(
         _with_client(_mine(day), _open_now(now), Task.due_at < day.end)
         .order_by(rank.desc(), Task.expires_at, Task.due_at, Task.id)
-        .limit(size)
+        .limit(size * _LOOK_AHEAD)
     ).all()
-    tasks = [_view(r, now, day) for r in rows]
+    tasks = [_view(r, now, day) for r in _varied(rows, size)]
     live_total = session.scalar(
         select(func.count())
         .select_from(Task)
