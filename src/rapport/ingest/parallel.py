@@ -2,8 +2,9 @@
 workers parse, validate and write, each over its own connection.
 
 Why processes: one importing process keeps about one core busy (its Python side and the
-server's side take turns); two keep two busy. Measured on the 2-core bench machine: 100,000
-events at ~14,500 rows/s in one process, ~24,000 with two (see bench/README.md).
+server's side take turns); two keep two busy. Measured on the 2-core bench machine (100,000
+events on PostgreSQL, other work running): 12,000-14,500 rows/s in one process, 18,500-24,000
+with two; ``make bench`` reports the current figure.
 
 Why only some kinds: events and orders do not depend on each other across batches (an event is
 appended, an order is keyed by its own id). Returns must find their orders and stock counts are
