@@ -165,7 +165,7 @@ def test_every_generated_record_is_accepted_by_ingestion(demo: Loaded) -> None:
         "locations": len(demo.plan.locations()),
         "associates": len(demo.plan.associates()),
         "products": len(demo.plan.products()),
-        "stock": len(demo.plan.stock()),
+        "stock": len(demo.plan.stock()) + len(history.stock),  # the counts, then last night's deliveries
         "customers": sum(len(records) for _, records in demo.plan.customer_records()),
         "orders": len(history.orders),
         "returns": len(history.returns),
@@ -339,6 +339,7 @@ def test_the_command_prints_counts_merges_and_a_client_to_try(demo: Loaded) -> N
     out = demo.cli_output
     assert "audited merges" in out and "pairs waiting for human review" in out
     assert "Demo credentials" in out and "/api/v1/customers/" in out and "Authorization: Bearer rpt_" in out
+    assert "Next actions from the first sweep" in out and "welcome" in out and "per associate: median" in out
 
 
 def test_if_empty_leaves_a_loaded_database_alone(demo: Loaded) -> None:

@@ -364,7 +364,11 @@ def local_price(price_usd: Decimal, currency: str) -> Decimal:
 
 
 def stock_records(rng: random.Random, styles: list[Style], counted_at: datetime) -> list[dict[str, Any]]:
-    """On-hand counts: each store carries most styles, a few sizes sold out; warehouses hold depth."""
+    """On-hand counts: each store carries most styles, a few sizes sold out; warehouses hold depth.
+
+    Counts are from the evening before ``counted_at``, except a sold-out size's, last counted
+    when it sold out two to five days earlier (so a delivery counted since can bring it back).
+    """
     out: list[dict[str, Any]] = []
     for loc in STORES:
         for style in styles:
@@ -375,14 +379,11 @@ def stock_records(rng: random.Random, styles: list[Style], counted_at: datetime)
                 continue
             for sizes in style.skus.values():
                 for size, sku in sizes.items():
-                    out.append(
-                        {
-                            "sku": sku,
-                            "location": loc.code,
-                            "on_hand": _on_hand(rng, style, size, loc),
-                            "counted_at": counted_at - timedelta(minutes=rng.randint(5, 600)),
-                        }
-                    )
+                    on_hand = _on_hand(rng, style, size, loc)
+                    when = counted_at - timedelta(minutes=rng.randint(5, 600))
+                    if on_hand == 0:
+                        when -= timedelta(days=2 + len(out) % 4)
+                    out.append({"sku": sku, "location": loc.code, "on_hand": on_hand, "counted_at": when})
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 import typer
@@ -105,6 +106,13 @@ def _print_report(console: Console, report: DemoReport) -> None:
         f"programme (plus guest checkouts) now make {report.active_customers:,} clients; {report.merges:,} audited "
         f"merges of two known clients, {report.review_candidates:,} pairs waiting for human review."
     )
+    if report.tasks:
+        by_type = ", ".join(f"{name} {n:,}" for name, n in report.tasks.items())
+        line = f"Next actions from the first sweep: {sum(report.tasks.values()):,} tasks ({by_type})"
+        own = sorted(report.tasks_per_associate.values())
+        if own:
+            line += f"; per associate: median {statistics.median(own):,.0f}, max {own[-1]:,}"
+        console.print(line + ".")
     settings = get_settings()
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]Demo credentials[/] (for a local trial only; stored in clear in {report.credentials_path}):")

@@ -98,12 +98,16 @@ class DemoPlan:
     def products(self) -> list[dict[str, Any]]:
         return self._catalog[1]
 
-    def stock(self) -> list[dict[str, Any]]:
+    @cached_property
+    def _stock(self) -> list[dict[str, Any]]:
         return catalog.stock_records(self._rng("stock"), self._catalog[0], self.anchor)
+
+    def stock(self) -> list[dict[str, Any]]:
+        return self._stock
 
     @cached_property
     def _factory(self) -> PeopleFactory:
-        return PeopleFactory(self._rng("people"), self.anchor, self.staff)
+        return PeopleFactory(self._rng("people"), self.anchor, self.staff, self._rng("stories"))
 
     @cached_property
     def people(self) -> list[Person]:
@@ -113,7 +117,7 @@ class DemoPlan:
         """Each system's client records, in the order they are loaded: web shop, tills, loyalty."""
         everyone = self.people
         rng = self._rng("records")
-        shopify = [shopify_record(p, rng) for p in everyone if p.shopify_id]
+        shopify = [shopify_record(p, rng, self.anchor) for p in everyone if p.shopify_id]
         pos = [pos_record(p, rng) for p in everyone if p.pos_id]
         pos += [p.twin for p in everyone if p.twin]
         loyalty = [loyalty_record(p, rng, self.anchor) for p in everyone if p.loyalty_id]
@@ -122,16 +126,21 @@ class DemoPlan:
     @cached_property
     def _history(self) -> HistoryMaker:
         prices = {r["sku"]: Decimal(r["price"]) for r in self.products()}
-        return HistoryMaker(self.seed, self.anchor, self._catalog[0], prices, self.staff)
+        sold_out: dict[str, list[str]] = {}
+        for r in self.stock():
+            if r["on_hand"] == 0:
+                sold_out.setdefault(r["location"], []).append(r["sku"])
+        return HistoryMaker(self.seed, self.anchor, self._catalog[0], prices, self.staff, sold_out)
 
     def history(self, persons: Sequence[Person]) -> History:
-        """Orders, returns and signals of these people (any subset, any order: each has its own stream)."""
+        """Orders, returns, signals and restocks of these people (any subset, any order: each has its own stream)."""
         out = History()
         for p in persons:
             h = self._history.for_person(p)
             out.orders += h.orders
             out.returns += h.returns
             out.events += h.events
+            out.stock += h.stock
         return out
 
 
@@ -178,6 +187,10 @@ class DemoReport:
     credentials_path: Path | None = None
     #: One sign-in per role: {"role", "name", "email", "password"}.
     logins: list[dict[str, str]] = field(default_factory=list)
+    #: Next-action tasks the first sweep raised, per task type (so associates open on real tasks).
+    tasks: dict[str, int] = field(default_factory=dict)
+    #: ... and per associate (their own book; team queues are left out).
+    tasks_per_associate: dict[int, int] = field(default_factory=dict)
 
 
 def has_customers(db: Database) -> bool:
@@ -211,24 +224,31 @@ def plan_items(plan: DemoPlan, batch_size: int = BATCH) -> Generator[Item, None,
         yield from phase("customers", labels[system], records, key=f"customers:{system}")
 
     # Histories are generated a few clients at a time and sent in full batches. A return is sent
-    # only once the order it gives back is in; signals need only the clients, loaded above.
+    # only once the order it gives back is in; signals need only the clients, loaded above. The
+    # last night's deliveries (stock counted back from none, for a wish) go last, after the wishes.
     everyone = plan.people
-    labels = {"orders": "Orders", "returns": "Returns", "events": "Signals (views, wishes, try-ons, social)"}
+    labels = {
+        "orders": "Orders",
+        "returns": "Returns",
+        "events": "Signals (views, wishes, try-ons, social)",
+        "stock": "Last night's deliveries",
+    }
+    bars = {"orders": "orders", "returns": "returns", "events": "events", "stock": "restocks"}
     buffers: dict[str, list[dict[str, Any]]] = {kind: [] for kind in labels}
     covered = {kind: 0 for kind in labels}  # people whose records of that kind sit in the buffer
     for kind, label in labels.items():
-        yield ("start", kind, label, len(everyone))
+        yield ("start", bars[kind], label, len(everyone))
 
     def flush(kind: str) -> Iterator[Item]:
         records = buffers[kind]
         for offset in range(0, len(records), batch_size):
             yield ("send", kind, None, records[offset : offset + batch_size])
-        yield ("advance", kind, covered[kind], len(records))
+        yield ("advance", bars[kind], covered[kind], len(records))
         buffers[kind], covered[kind] = [], 0
 
     for chunk in _chunks(everyone, 50):
         h = plan.history(chunk)
-        for kind, records in (("orders", h.orders), ("returns", h.returns), ("events", h.events)):
+        for kind, records in (("orders", h.orders), ("returns", h.returns), ("events", h.events), ("stock", h.stock)):
             buffers[kind] += records
             covered[kind] += len(chunk)
         if len(buffers["orders"]) >= batch_size:
@@ -310,6 +330,11 @@ def load_demo(
     from rapport.identity import candidates
 
     candidates.drain(db)  # the review list, before the summary counts it
+    from rapport.tasks.sweep import generate as sweep_tasks
+
+    swept = sweep_tasks(db)  # the day's next actions, as the daily sweep would
+    report.tasks = swept.created_by_type()
+    report.tasks_per_associate = {aid: n for aid, n in swept.per_associate.items() if aid is not None}
     _summarise(db, report)
     path = credentials_path(db, credentials_dir)
     report.token = _demo_token(db, path)

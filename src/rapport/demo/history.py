@@ -2,7 +2,12 @@
 
 History for a person comes from its own ``random.Random`` (seeded from the demo seed and the
 person's number), so it does not depend on how many other people were generated or in what
-order they are loaded. Every date lies before the demo's anchor (the start of today, UTC).
+order they are loaded. Every date lies before the demo's anchor (the start of today, UTC),
+except when a booked appointment starts.
+
+A person's recent stories (:data:`rapport.demo.people.STORIES`) are acted out from yet another
+stream of their own, after the rest of their history, which they leave as it was (except a
+newcomer's: it starts a few days ago).
 """
 
 from __future__ import annotations
@@ -10,13 +15,22 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rapport.demo.catalog import COLOURS, SALES_TAX, SHOPS, STORE_BY_CODE, Staff, Style, local_price
-from rapport.demo.people import NAMES, Person, ascii_name
+from rapport.demo.catalog import COLOURS, SALES_TAX, SHOPS, STORE_BY_CODE, Staff, Store, Style, local_price
+from rapport.demo.people import (
+    APPOINTMENT,
+    APPOINTMENT_LATER,
+    BACK_IN_STOCK,
+    HIGH_INTENT,
+    NAMES,
+    NEWCOMER,
+    Person,
+    ascii_name,
+)
 
 CENT = Decimal("0.01")
 SHIPPING = {"USD": ("15", "250"), "CAD": ("20", "350"), "GBP": ("10", "200"), "EUR": ("12", "250"),
@@ -41,6 +55,15 @@ TRY_ON_REASONS = (
     "Fit not right in the shoulders",
     "Waiting for the pre-sale",
 )
+APPOINTMENT_PURPOSES = (
+    "looking for a wedding outfit",
+    "a new wardrobe for the season",
+    "choosing a birthday gift for their partner",
+    "final fitting of the made-to-order coat",
+    "a look for a gala evening",
+    "packing for a long trip abroad",
+    "a suit for a new job",
+)
 COMMENTS = ("Need this in {colour}! 😍", "Is this available in Paris?", "Obsessed with the {name}",
             "Does it run small?", "Perfect for my sister's wedding", "Restock please 🙏")  # fmt: skip
 
@@ -50,6 +73,8 @@ class History:
     orders: list[dict[str, Any]] = field(default_factory=list)
     returns: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: Stock counts this person's story brings (a wished-for item counted back in stock).
+    stock: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _q(amount: Decimal, currency: str) -> Decimal:
@@ -60,11 +85,22 @@ class HistoryMaker:
     """Orders, returns and signals for people, against a given catalogue and team."""
 
     def __init__(
-        self, seed: int, anchor: datetime, styles: Sequence[Style], prices: dict[str, Decimal], staff: Sequence[Staff]
+        self,
+        seed: int,
+        anchor: datetime,
+        styles: Sequence[Style],
+        prices: dict[str, Decimal],
+        staff: Sequence[Staff],
+        sold_out: dict[str, list[str]] | None = None,
     ) -> None:
         self.seed = seed
         self.anchor = anchor
         self.prices = prices
+        #: location code -> the SKUs counted at none there (what a delivery can bring back)
+        self.sold_out = sold_out or {}
+        self.style_of: dict[str, tuple[Style, str | None]] = {
+            sku: (s, size) for s in styles for sizes in s.skus.values() for size, sku in sizes.items()
+        }
         self.by_family: dict[str, list[Style]] = {}
         self.active_by_family: dict[str, list[Style]] = {}
         for s in styles:
@@ -91,6 +127,8 @@ class HistoryMaker:
         else:
             n = min(20, 1 + int(rng.expovariate(1 / 2.8)))
         times = sorted(start + timedelta(seconds=rng.uniform(0, span)) for _ in range(n))
+        if NEWCOMER in p.stories:
+            times = times[:1]  # new this week: a first purchase at most
         bought: set[str] = set()
         for k, when in enumerate(times):
             order = self._order(rng, p, k, when)
@@ -101,10 +139,11 @@ class HistoryMaker:
             ret = self._maybe_return(rng, p, order)
             if ret:
                 h.returns.append(ret)
-        if p.pos_id and rng.random() < 0.004:
+        if p.pos_id and rng.random() < 0.004 and NEWCOMER not in p.stories:
             h.returns.append(self._unlinked_return(rng, p))
         self._signals(rng, p, h, bought)
         self._guests(rng, p, h)
+        self._recent(p, h, bought)
         return h
 
     # -- orders ---------------------------------------------------------------------------------
@@ -376,6 +415,8 @@ class HistoryMaker:
         if p.home_store and rng.random() < (0.6 if p.vip else 0.2):
             staff = self.staff_by_store[p.home_store]
             for n in range(rng.randint(1, 3)):
+                if n and NEWCOMER in p.stories:
+                    break  # one visit so far
                 sku = self.pick(rng, p)
                 if sku in bought:
                     continue
@@ -443,6 +484,136 @@ class HistoryMaker:
                 else:
                     values["summary"] = "Liked a post"
                 self._event(h, p, kind, n, **values)
+
+    # -- the last few days ------------------------------------------------------------------------
+    def _recent(self, p: Person, h: History, bought: set[str]) -> None:
+        """Act out the person's recent stories (a newcomer's is their start date, set already)."""
+        if not p.stories - {NEWCOMER}:
+            return
+        rng = random.Random(f"rapport-demo:{self.seed}:recent:{p.index}")
+        if HIGH_INTENT in p.stories:
+            self._buying_signals(rng, p, h, bought)
+        if BACK_IN_STOCK in p.stories:
+            self._wish_back_in_stock(rng, p, h, bought)
+        if APPOINTMENT in p.stories or APPOINTMENT_LATER in p.stories:
+            self._booked_appointment(rng, p, h, 1 if APPOINTMENT in p.stories else 2)
+
+    def _buying_signals(self, rng: random.Random, p: Person, h: History, bought: set[str]) -> None:
+        """Liked it on Instagram, looked it up on the web shop, left it in the basket: the last two days."""
+        lately = self.anchor - timedelta(days=4)
+        recent = {self.style_of[ln["sku"]][0].code for o in h.orders if o["placed_at"] >= lately for ln in o["lines"]}
+        for _ in range(20):
+            sku = self.pick(rng, p)
+            style = self.style_of[sku][0]
+            if sku not in bought and style.code not in recent:
+                break
+        else:
+            return
+        liked = self.anchor - timedelta(hours=rng.uniform(30, 46))
+        viewed = liked + timedelta(hours=rng.uniform(2, 14))
+        added = viewed + timedelta(minutes=rng.uniform(3, 25))
+        left = added + timedelta(hours=rng.uniform(1, 4))
+        self._event(
+            h, p, "social_like", 90, source="instagram", channel="social", sku=sku, occurred_at=liked,
+            summary="Liked a post", data={"post": f"https://instagram.example/p/{style.code.lower()}"},
+        )  # fmt: skip
+        channel = rng.choice(("online", "app"))
+        self._event(h, p, "product_view", 90, occurred_at=viewed, channel=channel, sku=sku)
+        self._event(h, p, "cart_add", 90, occurred_at=added, channel=channel, sku=sku)
+        self._event(
+            h, p, "cart_abandoned", 90, occurred_at=left, channel=channel, sku=sku,
+            summary="Left the basket without paying", data={"skus": [sku]},
+        )  # fmt: skip
+
+    def _wish_back_in_stock(self, rng: random.Random, p: Person, h: History, bought: set[str]) -> None:
+        """Wished for a sold-out item (in their size); a delivery counted last night brought it back.
+
+        At their home store if one of its sold-out items suits them, else at the warehouse that
+        serves their country (back online).
+        """
+        places = [p.home_store] if p.home_store else []
+        places.append("WH-US-NJ" if p.country in ("US", "CA") else "WH-EU-FR")
+        for place in places:
+            pool = [sku for sku in self.sold_out.get(place, ()) if sku not in bought and self._fits(p, sku)]
+            if pool:
+                break
+        else:
+            return
+        weights = [p.affinity.get(self.style_of[sku][0].family, 0.1) for sku in pool]
+        sku = rng.choices(pool, weights=weights)[0]
+        style = self.style_of[sku][0]
+        wished = max(p.since + timedelta(hours=1), self.anchor - timedelta(days=rng.uniform(4, 40)))
+        if p.shopify_id:
+            self._event(h, p, "wishlist_add", 90, occurred_at=wished, channel="online", sku=sku)
+        else:  # asked in store: the associate added it from the store app
+            assert p.home_store is not None
+            wished = self._in_hours(rng, wished, p.home_store)
+            self._event(
+                h, p, "wishlist_add", 90, source="store-app", customer=p.ref("pos"), occurred_at=wished,
+                channel="store", store=p.home_store, sku=sku,
+                associate=p.assigned or rng.choice(self.staff_by_store[p.home_store]),
+                summary=f"Asked to hear when the {style.name} is back in their size",
+            )  # fmt: skip
+        store = STORE_BY_CODE[place]
+        delivered = self.anchor - timedelta(minutes=rng.randint(20, 300))
+        h.stock.append(
+            {
+                "sku": sku,
+                "location": place,
+                "on_hand": rng.randint(1, 3) if store.kind == "store" else rng.randint(6, 24),
+                "counted_at": max(delivered, wished + timedelta(minutes=5)),
+            }
+        )
+
+    def _fits(self, p: Person, sku: str) -> bool:
+        """In the person's size (anything without a size fits)."""
+        style, size = self.style_of[sku]
+        if size is None or style.family not in ("rtw", "shoes"):
+            return True
+        if style.family == "shoes":
+            return size == p.sizes["shoes"]
+        bottoms = style.category in ("Trousers", "Skirts", "Denim")
+        return size == p.sizes["bottoms" if bottoms else "tops"]
+
+    def _booked_appointment(self, rng: random.Random, p: Person, h: History, days_ahead: int) -> None:
+        """A styling appointment at the home store ``days_ahead`` days after the demo's day, booked lately."""
+        assert p.home_store is not None
+        store = STORE_BY_CODE[p.home_store]
+        starts = self._slot(rng, store, days_ahead)
+        booked = max(p.since, self.anchor - timedelta(hours=rng.uniform(3, 24 * 6)))
+        purpose = rng.choice(APPOINTMENT_PURPOSES)
+        values: dict[str, Any] = {
+            "occurred_at": booked,
+            "store": p.home_store,
+            "data": {"starts_at": starts.isoformat(), "duration_minutes": 60, "purpose": purpose},
+        }
+        if p.shopify_id and rng.random() < 0.6:
+            values.update(channel="online", summary=f"Styling appointment booked online: {purpose}")
+        else:
+            values.update(
+                source="store-app",
+                customer=p.ref("pos"),
+                channel="phone",
+                occurred_at=self._in_hours(rng, booked, p.home_store),
+                associate=p.assigned or rng.choice(self.staff_by_store[p.home_store]),
+                summary=f"Styling appointment booked by phone: {purpose}",
+            )
+        self._event(h, p, "appointment", 90, **values)
+
+    def _slot(self, rng: random.Random, store: Store, days_ahead: int) -> datetime:
+        """A half-hour slot in the store's hours (10:00 to 18:30 local) on that UTC day after the anchor."""
+        tz = ZoneInfo(store.timezone)
+        lo = self.anchor + timedelta(days=days_ahead)
+        hi = lo + timedelta(days=1)
+        slots = []
+        for offset in (-1, 0, 1):
+            day = (lo + timedelta(days=offset)).date()
+            for hour in range(10, 19):
+                for minute in (0, 30):
+                    start = datetime.combine(day, time(hour, minute), tzinfo=tz).astimezone(UTC)
+                    if lo <= start < hi:
+                        slots.append(start)
+        return rng.choice(slots)
 
     def _guests(self, rng: random.Random, p: Person, h: History) -> None:
         """Strangers around this person's number: an anonymous till sale, an online guest, a fan."""

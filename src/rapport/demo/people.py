@@ -12,6 +12,13 @@ with overlapping identifiers, exactly the mess identity resolution exists to unt
 A few people also get a *near-duplicate* POS record (a typo in the first name, the same birth
 date and address, a phone one digit off): those must never merge on their own.
 
+And a steady few have a *story* from the last days, so every kind of next action has a client
+behind it on the day the demo is loaded: a newcomer just placed in an associate's book, a run of
+strong buying signals, a wished-for item back in stock, an appointment tomorrow. They are picked
+as every Nth person who can live the story (from a separate random stream, so the people
+themselves are the same with or without stories), which spreads them evenly over stores and
+associates and gives even a few hundred people at least one of each.
+
 Emails use the reserved ``example.*`` domains so a demo can never write to a real inbox.
 Phone numbers are valid for their country (ingestion refuses invalid ones) and random.
 """
@@ -149,6 +156,8 @@ class Person:
     relationships: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     twin: dict[str, Any] | None = None  # a near-duplicate POS profile
+    #: What happened in the last few days (see :data:`STORIES`), acted out by the history.
+    stories: set[str] = field(default_factory=set)
 
     @property
     def country(self) -> str:
@@ -208,6 +217,20 @@ PREFERRED_COLOURS = ("black", "ivory", "camel", "navy", "charcoal", "burgundy", 
 STYLE_WORDS = ("tailored", "minimal", "romantic", "relaxed", "classic", "bold prints", "sporty", "evening")
 TAGS = ("newsletter", "bridal", "gift-buyer", "early-access", "beauty-lover", "menswear", "sustainability",
         "press", "private-client", "travel-retail")  # fmt: skip
+#: Recent stories: (every Nth person who can live it, from the Kth). About 20,000 people give
+#: some 100 newcomers, 100 runs of buying signals, 65 restocked wishes, 60 appointments tomorrow
+#: and 30 the day after (whose briefs fall due on the next day's sweep).
+NEWCOMER, HIGH_INTENT, BACK_IN_STOCK = "newcomer", "high_intent", "back_in_stock"
+APPOINTMENT, APPOINTMENT_LATER = "appointment", "appointment_later"
+STORIES: dict[str, tuple[int, int]] = {
+    NEWCOMER: (100, 1),
+    HIGH_INTENT: (20, 2),
+    BACK_IN_STOCK: (250, 3),
+    APPOINTMENT: (200, 4),
+    APPOINTMENT_LATER: (400, 104),  # never the same people as APPOINTMENT
+}
+#: A newcomer first came to the brand this many days before the demo's day (well within a welcome's window).
+NEWCOMER_DAYS = (1.0, 9.0)
 RELATIONS = (("partner", "Marc"), ("husband", "Julien"), ("wife", "Claire"), ("daughter", "Léa"),
              ("son", "Tom"), ("mother", "Anne"), ("sister", "Sophie"), ("friend", "Aiko"))  # fmt: skip
 
@@ -215,8 +238,11 @@ RELATIONS = (("partner", "Marc"), ("husband", "Julien"), ("wife", "Claire"), ("d
 class PeopleFactory:
     """Makes :class:`Person` objects with unique emails, phones and handles. Deterministic per RNG."""
 
-    def __init__(self, rng: random.Random, today: datetime, staff: list[Staff]) -> None:
+    def __init__(self, rng: random.Random, today: datetime, staff: list[Staff], stories: random.Random) -> None:
         self.rng = rng
+        #: Drawn only for recent stories, so adding or tuning one leaves everybody else as they were.
+        self.story_rng = stories
+        self.story_counts = dict.fromkeys(STORIES, 0)
         self.today = today
         self.emails: set[str] = set()
         self.phones: set[str] = set()
@@ -324,6 +350,7 @@ class PeopleFactory:
         self._profile(p)
         if rng.random() < 0.015 and p.pos_id:
             self._twin(p)
+        self._stories(p)
         return p
 
     def _systems(self, p: Person) -> None:
@@ -395,6 +422,27 @@ class PeopleFactory:
                 p.notes.append(self._note(p))
             p.notes = list(dict.fromkeys(p.notes))
 
+    def _stories(self, p: Person) -> None:
+        """Give every Nth person who can live a recent story that story (see :data:`STORIES`)."""
+        routable = bool(p.home_store or p.assigned)  # someone sees the client's tasks
+        can = {
+            NEWCOMER: bool(p.assigned) and not p.vip,  # a VIP with years of history is nobody's newcomer
+            HIGH_INTENT: bool(p.shopify_id and p.instagram) and routable,  # likes on Instagram, buys on the web
+            BACK_IN_STOCK: routable,
+            APPOINTMENT: bool(p.home_store),
+            APPOINTMENT_LATER: bool(p.home_store),
+        }
+        for story, (every, first) in STORIES.items():
+            if can[story]:
+                if self.story_counts[story] % every == first:
+                    p.stories.add(story)
+                self.story_counts[story] += 1
+        if NEWCOMER in p.stories:
+            # First came in a few days ago, placed straight into an associate's book.
+            p.since = self.today - timedelta(days=self.story_rng.uniform(*NEWCOMER_DAYS))
+            if p.tier:
+                p.tier = "Member"
+
     def _note(self, p: Person) -> str:
         rng = self.rng
         template = rng.choice(NOTE_TEMPLATES)
@@ -455,8 +503,11 @@ def at(day: date, hour: int = 12) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=UTC)
 
 
-def shopify_record(p: Person, rng: random.Random) -> dict[str, Any]:
-    """The web account: verified email, shipping address, email consent from sign-up."""
+def shopify_record(p: Person, rng: random.Random, today: datetime | None = None) -> dict[str, Any]:
+    """The web account: verified email, shipping address, email consent from sign-up.
+
+    ``today`` (the demo's day) caps when a later unsubscription was recorded: never in the future.
+    """
     rec: dict[str, Any] = {
         "source": "shopify", "id": p.shopify_id, "first_name": p.first_name, "last_name": p.last_name,
         "emails": [{"address": p.email, "verified": True}], "language": p.language,
@@ -473,9 +524,10 @@ def shopify_record(p: Person, rng: random.Random) -> dict[str, Any]:
         if p.assigned:
             rec["assigned_associate"] = p.assigned
     if rng.random() < 0.2:  # unsubscribed later
-        rec["consent"].append(
-            {"channel": "sms", "granted": False, "recorded_at": p.since + timedelta(days=rng.randint(1, 60))}
-        )
+        unsubscribed = p.since + timedelta(days=rng.randint(1, 60))
+        if today is not None:
+            unsubscribed = max(p.since, min(unsubscribed, today - timedelta(hours=1)))
+        rec["consent"].append({"channel": "sms", "granted": False, "recorded_at": unsubscribed})
     if p.milestones and p.segment == "online":
         rec["milestones"] = p.milestones
     if p.instagram:
