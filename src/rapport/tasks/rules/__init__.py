@@ -7,7 +7,8 @@ decides (consent, contact pressure, duplicates, routing). Each candidate's ``ded
 its occasion, so evaluating a rule twice raises nothing new.
 
 :data:`RULES` is in the order a sweep runs them: the time-critical first, so that when a client
-can take only so many outreach tasks, an item back in stock gets the slot before a lapsing nudge.
+can take only so many outreach tasks, an item back in stock gets the slot before a lapsing nudge,
+and a new client's welcome (a first impression, due within days) before routine follow-ups.
 """
 
 from __future__ import annotations
@@ -40,11 +41,11 @@ RULES: dict[str, Rule] = {
         Rule("back_in_stock", back_in_stock, "A wishlist item is back at the client's store or online"),
         Rule("high_intent", high_intent, "A like, a view and an abandoned cart in a short window"),
         Rule("appointment_prep", appointment_prep, "Prepare the brief before an appointment"),
+        Rule("welcome", welcome, "Introduce yourself to a client new in your book"),
         Rule("try_on_follow_up", try_on_follow_up, "Tried on, did not buy"),
         Rule("milestone", milestone, "An anniversary or a birthday coming up"),
         Rule("replenishment", replenishment, "A consumable probably running low"),
         Rule("post_purchase", post_purchase, "Check in a week after a large purchase"),
-        Rule("welcome", welcome, "Introduce yourself to a client new in your book"),
         Rule("lapsing", lapsing, "No purchase for longer than the client's own cadence"),
     )
 }

@@ -350,8 +350,15 @@ def welcome(
         if aid is not None:
             assigned[cid] = (when, aid, name, "assigned")
     older = exists().where(te.customer_id == Customer.id, te.occurred_at < since)
+    # "Since" their first contact with the brand (an import loads a week-old newcomer today).
+    first_seen = select(func.min(te.occurred_at)).where(te.customer_id == Customer.id).scalar_subquery()
     fresh = session.execute(
-        select(Customer.id, Customer.created_at, Customer.assigned_associate_id, Associate.display_name)
+        select(
+            Customer.id,
+            func.coalesce(first_seen, Customer.created_at),
+            Customer.assigned_associate_id,
+            Associate.display_name,
+        )
         .join(Associate, Associate.id == Customer.assigned_associate_id)
         .where(
             active(),
