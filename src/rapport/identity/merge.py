@@ -62,6 +62,8 @@ class MergeOutcome:
 _CHILD_TABLES: dict[str, ChildTable] = {}
 #: Called after a merge / unmerge inside the transaction, for capabilities with their own caches.
 _AFTER_MERGE: list[Callable[[Session, MergeOutcome], None]] = []
+#: The same, called once with every merge of a round (or the one unmerge): for set-based work.
+_AFTER_MERGES: list[Callable[[Session, list[MergeOutcome]], None]] = []
 
 
 def register_child_table(table_name: str, column: str = "customer_id", unique_with: tuple[str, ...] = ()) -> None:
@@ -70,6 +72,11 @@ def register_child_table(table_name: str, column: str = "customer_id", unique_wi
 
 def on_merge(callback: Callable[[Session, MergeOutcome], None]) -> None:
     _AFTER_MERGE.append(callback)
+
+
+def on_merges(callback: Callable[[Session, list[MergeOutcome]], None]) -> None:
+    """Like :func:`on_merge`, once per round of merges: a batch of 1,000 clients makes hundreds."""
+    _AFTER_MERGES.append(callback)
 
 
 for _name, _unique in (
@@ -310,6 +317,8 @@ def _merge_round(session: Session, pairs: list[tuple[int, int, str]], actor: str
     for outcome in outcomes:
         for callback in _AFTER_MERGE:
             callback(session, outcome)
+    for batch_callback in _AFTER_MERGES:
+        batch_callback(session, outcomes)
     return outcomes
 
 
@@ -449,6 +458,8 @@ def unmerge(session: Session, merge_id: int, *, actor: str = "system") -> MergeR
     outcome = MergeOutcome(record.id, record.survivor_id, record.loser_id, moved)
     for callback in _AFTER_MERGE:
         callback(session, outcome)
+    for batch_callback in _AFTER_MERGES:
+        batch_callback(session, [outcome])
     return record
 
 

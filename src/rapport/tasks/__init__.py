@@ -8,12 +8,12 @@ from rapport.identity import merge as _merge
 from rapport.tasks import models as _models  # noqa: F401  (the "task" table must exist before merges move it)
 
 
-def _after_merge(session: Session, merged: Any) -> None:
-    from rapport.tasks.service import after_merge
+def _after_merges(session: Session, merged: list[Any]) -> None:
+    from rapport.tasks.service import after_merges
 
-    after_merge(session, merged)
+    after_merges(session, merged)
 
 
 # A merged client's tasks move to the survivor; one task per occasion (the survivor's wins).
 _merge.register_child_table("task", unique_with=("dedupe_key",))
-_merge.on_merge(_after_merge)
+_merge.on_merges(_after_merges)
