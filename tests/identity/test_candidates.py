@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import func, select
 
 from rapport.customers.models import Customer
-from rapport.identity.models import MatchCandidate
+from rapport.identity.models import MatchCandidate, ScanPending
+from rapport.ingest.service import ingest_records
 from tests.factories import ingest, ok
 
 
@@ -124,3 +127,39 @@ def test_the_background_drainer_scans_after_a_batch_commits(db):
     finally:
         drainer.stop()
     assert len(candidates(db)) == 1
+
+
+def test_the_background_drainer_stops_scanning_while_other_batches_arrive(db):
+    from rapport import events
+    from rapport.identity import candidates as scans
+    from rapport.identity.candidates import BackgroundDrainer
+
+    seen: list[int] = []
+    original = scans.scan
+
+    def scan_and_see_an_order_batch(session, ids):
+        seen.append(len(ids))
+        with db.write() as other:  # an order batch commits while this scan batch runs
+            events.publish(other, "orders.ingested", ids=[1])
+        return original(session, ids)
+
+    people = [person(str(i), "Client", f"Number{i}") for i in range(600)]
+    ingest_records(db, "customers", people)  # no drainer yet: 600 clients queued
+    drainer = BackgroundDrainer(lambda: db, quiet=60, patience=0.6)
+    drainer.BATCH = 250
+    scans.scan = scan_and_see_an_order_batch
+    try:
+        drainer.start()  # no lull of 60 s comes: it scans when its patience runs out...
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)
+        assert seen == [250]  # ...one batch, then, orders arriving, it waits its patience again
+        while len(seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        drainer.stop()
+        scans.scan = original
+    assert seen == [250, 250, 100]  # and the queue empties all the same
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(ScanPending)) == 0

@@ -292,11 +292,12 @@ def queue(session: Session, customer_ids: Sequence[int]) -> None:
     session.execute(stmt.on_conflict_do_nothing(index_elements=["customer_id"]))
 
 
-def drain(db: Database, *, batch: int = 2000) -> int:
+def drain(db: Database, *, batch: int = 2000, pause: Callable[[], bool] | None = None) -> int:
     """Scan every queued client, a batch per transaction; returns how many pairs were proposed.
 
     Safe to run in several processes at once: on PostgreSQL each takes its batch with
-    ``FOR UPDATE SKIP LOCKED``; SQLite serialises writers anyway.
+    ``FOR UPDATE SKIP LOCKED``; SQLite serialises writers anyway. ``pause``: asked after each
+    batch; when true, stop (the rest stays queued) — the background drainer yields to ingestion.
     """
     proposed = 0
     pending = table_of(ScanPending)
@@ -310,22 +311,35 @@ def drain(db: Database, *, batch: int = 2000) -> int:
                 return proposed
             proposed += scan(session, ids)
             session.execute(delete(pending).where(pending.c.customer_id.in_(ids)))
+        if pause is not None and pause():
+            return proposed
+
+
+#: Ingestion the background drainer makes way for.
+_ACTIVITY = tuple(f"{kind}.ingested" for kind in ("customers", "orders", "returns", "events", "stock", "products"))
 
 
 class BackgroundDrainer:
     """One thread per process that drains the scan queue shortly after clients are written.
 
-    Woken by the event hub after an ingest batch commits; coalesces wake-ups and yields to ingestion:
-    it waits for a lull of ``quiet`` seconds between batches, but never longer than ``patience``
-    after the first wake-up, so the review list fills even under continuous load. Started by the app
-    (``create_app``'s lifespan); the CLI and tests call :func:`drain` directly instead.
+    Woken by the event hub after a batch of clients commits; coalesces wake-ups and yields to
+    ingestion of any kind: it waits for a lull of ``quiet`` seconds without ingest batches, but
+    never longer than ``patience`` after the first wake-up, so the review list fills even under
+    continuous load; and it scans in small batches, going back to waiting as soon as ingestion
+    resumes (a 20,000-client scan takes ~10 s of this process's time and of SQLite's write lock,
+    which the orders arriving meanwhile need more). Started by the app (``create_app``'s
+    lifespan); the CLI and tests call :func:`drain` directly instead.
     """
+
+    #: Clients scanned per transaction by the background drainer (the CLI's drain uses more).
+    BATCH = 250
 
     def __init__(self, db_provider: Callable[[], Database], *, quiet: float = 2.0, patience: float = 30.0) -> None:
         self._db = db_provider
         self._quiet = quiet
         self._patience = patience
         self._wake = threading.Event()
+        self._busy = threading.Event()  # an ingest batch committed since we last looked
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -334,13 +348,20 @@ class BackgroundDrainer:
             self._thread = threading.Thread(target=self._run, name="identity-scan", daemon=True)
             self._thread.start()
             events.subscribe("customers.ingested", self.wake)
+            for name in _ACTIVITY:
+                events.subscribe(name, self.busy)
             self.wake()  # whatever an earlier process left queued
+
+    def busy(self, _event: object = None) -> None:
+        self._busy.set()
 
     def wake(self, _event: object = None) -> None:
         self._wake.set()
 
     def stop(self) -> None:
         events.unsubscribe("customers.ingested", self.wake)
+        for name in _ACTIVITY:
+            events.unsubscribe(name, self.busy)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -353,14 +374,25 @@ class BackgroundDrainer:
             self._wake.clear()
             deadline = time.monotonic() + self._patience
             # More batches arriving? Let them through first (bounded by the deadline).
-            while not self._stop.is_set() and time.monotonic() < deadline and self._wake.wait(self._quiet):
-                self._wake.clear()
+            while not self._stop.is_set() and time.monotonic() < deadline and self._lull_broken(deadline):
+                pass
             if self._stop.is_set():
                 return
+            self._busy.clear()
             try:
-                drain(self._db())
+                drain(self._db(), batch=self.BATCH, pause=self._busy.is_set)
             except Exception:  # the queue keeps the work; the next wake-up retries
                 log.exception("duplicate scan failed; clients stay queued")
+                continue
+            if self._busy.is_set():  # stopped to let ingestion through: the rest after the next lull
+                self._wake.set()
+
+    def _lull_broken(self, deadline: float) -> bool:
+        """Wait up to ``quiet`` seconds (not past ``deadline``); true when an ingest batch of any kind
+        committed meanwhile."""
+        self._busy.clear()
+        self._wake.clear()
+        return self._busy.wait(max(0.0, min(self._quiet, deadline - time.monotonic()))) or self._wake.is_set()
 
 
 def pending_for(session: Session, customer_ids: Sequence[int]) -> dict[int, list[MatchCandidate]]:
