@@ -50,6 +50,10 @@ def external_key(source: str, ext_id: str) -> Key:
 IDENTITY_LOCK = 0x52415050  # "RAPP"
 
 
+#: ``session.info`` key set by a bulk import's units of work (see :meth:`Resolver.take_turns_if_new`).
+BULK_IMPORT = "rapport_bulk_import"
+
+
 def serialise_client_batches(session: Session) -> None:
     """Hold, until this transaction ends, the lock that lets one batch of client records resolve at a time.
 
@@ -151,6 +155,29 @@ class Resolver:
             )
             for cid, value in emails.all():
                 self._stored_verified[cid].add(value)
+
+    def take_turns_if_new(self, keys: Iterable[Key]) -> bool:
+        """Before staging new clients: take turns with other client-creating batches (PostgreSQL).
+
+        Orders and events mostly name clients that exist and run side by side. When some of
+        ``keys`` (already prefetched) are unknown, this batch would create clients that a
+        concurrent batch may be creating too (a first-time buyer in two webhook batches): one of
+        them would be refused by the unique identifier key, retry, and under load fall back to
+        record-by-record writes. So such a batch takes the client lock
+        (:func:`serialise_client_batches`) and reads the unknown keys again — a batch that got
+        there first has committed them. Returns whether it had to.
+        """
+        if self.session.get_bind().dialect.name != "postgresql":
+            return False  # SQLite writers take turns already
+        if self.session.info.get(BULK_IMPORT):
+            return False  # a bulk import's lanes keep each client in one process (ingest/parallel.py)
+        unknown = [k for k in dict.fromkeys(keys) if k not in self.owner]
+        if not unknown:
+            return False
+        serialise_client_batches(self.session)
+        self._loaded.difference_update(unknown)
+        self.prefetch(unknown)
+        return True
 
     def follow(self, customer_id: int) -> int:
         """Where a client now lives: staged clients folded into others, merges decided in this batch."""

@@ -100,7 +100,9 @@ def upsert_orders(session: Session, items: Sequence[tuple[int, OrderRecord]]) ->
 
     resolver = Resolver(session)
     good = [(i, r) for i, r in items if i not in outcomes]
+    keys = [c.key for i, r in good if (r.source, r.id) not in existing for c in claims[i]]
     resolver.prefetch(c.key for i, _ in good for c in claims[i])
+    resolver.take_turns_if_new(keys)
     customer: dict[int, int | None] = {}
     for index, r in good:
         known = existing.get((r.source, r.id))

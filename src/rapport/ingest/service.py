@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from rapport import events
 from rapport.db import Database, defer_wal_flush, plan_each_statement
 from rapport.errors import FieldError
+from rapport.identity.resolve import BULK_IMPORT
 from rapport.ingest.outcome import Outcome
 from rapport.ingest.records import RECORD_TYPES, Record
 
@@ -162,6 +163,7 @@ def _batch(
                 plan_each_statement(session)
                 if not durable:
                     defer_wal_flush(session)
+                    session.info[BULK_IMPORT] = True
                 written = handler(session, valid)
                 events.collect(session, kind, valid, written)
             return written

@@ -70,6 +70,7 @@ def record_events(session: Session, items: Sequence[tuple[int, EventRecord]]) ->
             todo.append((index, r, ext))
             ref_keys[index] = _ref_keys(r.customer, r.source)
     resolver.prefetch((k for found in ref_keys.values() if found for k in found), verified_emails=False)
+    resolver.take_turns_if_new(k for found in ref_keys.values() if found for k in found)
 
     # Most events name a client Rapport already knows, by identifiers that all point at them:
     # that client it is, with no resolution to stage. Anything else (a new client, identifiers
