@@ -27,7 +27,6 @@ from bench import harness, scale
 from bench.harness import Log
 from bench.plan import Plan
 from bench.report import Figure, Measure, Target
-from rapport.catalog.models import Product
 from rapport.customers.models import Consent, Customer
 from rapport.db import Database, make_engine
 from rapport.identity.models import Identifier
@@ -123,8 +122,9 @@ def event_latency(engine: str, url: str, size: str, samples: int, log: Log) -> F
     try:
         clients = latency_clients(db, samples, rng)
         with db.read() as session:
-            sku = session.scalars(select(Product.sku).where(Product.active.is_(True)).limit(1)).one()
-            store = session.scalars(select(Location.code).where(Location.kind == "store").limit(1)).one()
+            store, currency = session.execute(
+                select(Location.code, Location.currency).where(Location.kind == "store").limit(1)
+            ).one()
     finally:
         db.engine.dispose()
     if len(clients) < samples:
@@ -133,6 +133,13 @@ def event_latency(engine: str, url: str, size: str, samples: int, log: Log) -> F
     latencies: list[float] = []
     app = harness.Server("rapport.app:create_app", factory=True, env=harness.rapport_env(url), name=f"tasks-{engine}")
     with app as server, harness.client(server, token) as http:
+        # A product of a new style: no client has bought it, so every try-on calls for a follow-up.
+        sku = f"BENCH-TRYON-{os.getpid()}"
+        product = {"sku": sku, "style_code": sku, "name": "Bench trench coat", "category": "coats",
+                   "price": "450.00", "currency": currency}  # fmt: skip
+        created = http.post("/api/v1/ingest/products", json=product)
+        if created.status_code >= 300:
+            raise RuntimeError(f"product refused ({created.status_code}): {created.text[:300]}")
         log(f"tasks/{engine}: {samples} try-ons, each until its follow-up task is listed")
         for i, (cid, email) in enumerate(clients):
             event = {
