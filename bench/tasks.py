@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, select, text
+from sqlalchemy import exists, or_, select, text
 
 from bench import harness, scale
 from bench.harness import Log
@@ -98,13 +98,15 @@ def sweep_figure(engine: str, size: str, first: SweepReport, second: SweepReport
 
 
 def latency_clients(db: Database, n: int, rng: random.Random) -> list[tuple[int, str]]:
-    """Up to ``n`` clients (id, verified-or-not email) who consent to contact and have no task."""
+    """Up to ``n`` clients (id, an email) who consent to contact, have someone to see their tasks
+    (an associate or a home store's team) and have no task yet."""
     with db.read() as session:
         rows = session.execute(
             select(Customer.id, Identifier.value)
             .join(Identifier, (Identifier.customer_id == Customer.id) & (Identifier.kind == "email"))
             .where(
                 Customer.status == "active",
+                or_(Customer.assigned_associate_id.is_not(None), Customer.home_location_id.is_not(None)),
                 exists().where(Consent.customer_id == Customer.id, Consent.granted.is_(True)),
                 ~exists().where(Task.customer_id == Customer.id),
             )
