@@ -171,14 +171,14 @@ def signed_in(server: Any, url: str) -> Any:
     import httpx
 
     from rapport.associates import users
-    from rapport.errors import InvalidRecord
+    from rapport.errors import Conflict, InvalidRecord
 
     db = Database(make_engine(url))
     try:
         with db.write() as session:
             try:
                 users.add_user(session, BENCH_USER, "Bench Admin", "admin", BENCH_PASSWORD)
-            except InvalidRecord:  # a cached data set has it from an earlier run
+            except (Conflict, InvalidRecord):  # a cached data set has it from an earlier run
                 users.set_password(session, BENCH_USER, BENCH_PASSWORD)
     finally:
         db.engine.dispose()
