@@ -277,6 +277,10 @@ class LocationRecord(Record):
     country: Country
     latitude: Annotated[Decimal, Field(ge=-90, le=90)] | None = None
     longitude: Annotated[Decimal, Field(ge=-180, le=180)] | None = None
+    #: Ships online orders (counts towards "online" stock). Default: warehouses yes, stores no.
+    fulfils_online: bool | None = None
+    #: Takes click-and-collect orders. Default: stores yes, warehouses no.
+    accepts_pickup: bool | None = None
 
 
 class AssociateRecord(Record):
@@ -296,6 +300,30 @@ class StockRecord(Record):
     location: Code
     on_hand: NonNegativeInt
     counted_at: AwareDatetime | None = None
+    #: Units never promised (a display piece); left as it is when absent.
+    safety_stock: NonNegativeInt | None = None
+
+
+class StockAdjustmentRecord(Record):
+    """A change of units on hand (a delivery, damage, a transfer), applied once per ``source`` + ``id``."""
+
+    source: Source
+    id: ExternalId
+    sku: Code
+    location: Code
+    delta: int
+    reason: Literal["adjustment", "restock", "sale", "return", "damaged", "transfer_out", "transfer_in"] = "adjustment"
+    at: AwareDatetime | None = None
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+    @field_validator("delta")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must not be 0: a delta changes the count")
+        if abs(value) > 1_000_000:
+            raise ValueError("must be between -1,000,000 and 1,000,000")
+        return value
 
 
 class OrderLineIn(Record):
@@ -319,6 +347,8 @@ class OrderRecord(Record):
     currency: Currency
     placed_at: AwareDatetime
     status: Literal["placed", "cancelled"] = "placed"
+    #: Click and collect: the store the client collects from (Rapport allocates the stock there).
+    pickup_store: Code | None = None
     lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=500)]
     discount: Amount = Decimal(0)
     tax: Amount = Decimal(0)
@@ -397,6 +427,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
     "locations": LocationRecord,
     "associates": AssociateRecord,
     "stock": StockRecord,
+    "stock_adjustments": StockAdjustmentRecord,
     "orders": OrderRecord,
     "returns": ReturnRecord,
     "events": EventRecord,

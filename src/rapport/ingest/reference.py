@@ -9,17 +9,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from rapport import clock, events
+from rapport import clock
 from rapport.associates.models import Associate
 from rapport.catalog.models import Product
 from rapport.db import insert_for, table_of
 from rapport.ingest import lookups
 from rapport.ingest.outcome import Outcome
-from rapport.ingest.records import AssociateRecord, LocationRecord, ProductRecord, StockRecord
-from rapport.inventory.models import Location, StockLevel, StockSignal
+from rapport.ingest.records import (
+    AssociateRecord,
+    LocationRecord,
+    ProductRecord,
+    StockAdjustmentRecord,
+    StockRecord,
+)
+from rapport.inventory import stock
+from rapport.inventory.models import Location, StockLevel
 from rapport.money import to_minor
 
 
@@ -99,7 +106,14 @@ def upsert_products(session: Session, items: Sequence[tuple[int, ProductRecord]]
 
 def upsert_locations(session: Session, items: Sequence[tuple[int, LocationRecord]]) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
-    rows = [(index, r.model_dump()) for index, r in items]
+    rows = []
+    for index, r in items:
+        values = r.model_dump()
+        if values["fulfils_online"] is None:
+            values["fulfils_online"] = r.kind == "warehouse"
+        if values["accepts_pickup"] is None:
+            values["accepts_pickup"] = r.kind == "store"
+        rows.append((index, values))
     _upsert_by_key(session, table_of(Location), "code", rows, outcomes)
     return outcomes
 
@@ -130,7 +144,11 @@ def upsert_associates(session: Session, items: Sequence[tuple[int, AssociateReco
 
 
 def set_stock_levels(session: Session, items: Sequence[tuple[int, StockRecord]]) -> dict[int, Outcome]:
-    """Absolute counts. A count older than the one already stored is ignored (reported unchanged)."""
+    """Absolute counts. A count older than the one already stored is ignored (reported unchanged).
+
+    Reservations stand: a recount changes what is on hand, not what is promised. A count that
+    makes the row able to promise again (none to some) is a back-in-stock signal.
+    """
     outcomes: dict[int, Outcome] = {}
     products = lookups.products_by_sku(session, (r.sku for _, r in items))
     locations = lookups.location_ids(session, (r.location for _, r in items))
@@ -143,46 +161,66 @@ def set_stock_levels(session: Session, items: Sequence[tuple[int, StockRecord]])
             outcomes[index] = Outcome.rejected("location", f"unknown location {r.location!r}")
         else:
             wanted.append((index, r, products[r.sku][0], locations[r.location]))
-    pids = sorted({w[2] for w in wanted})
-    current: dict[tuple[int, int], tuple[int, int, Any]] = {}
-    for i in range(0, len(pids), 900):
-        for row in session.execute(
-            select(t.c.id, t.c.product_id, t.c.location_id, t.c.on_hand, t.c.updated_at).where(
-                t.c.product_id.in_(pids[i : i + 900])
-            )
-        ):
-            current[(row.product_id, row.location_id)] = (row.id, row.on_hand, row.updated_at)
+    current = {key: (row.id, row.on_hand, row.updated_at, row.reserved, row.safety_stock)
+               for key, row in stock.counted_rows(session, [w[2] for w in wanted]).items()}  # fmt: skip
     now = clock.now()
     writes: dict[tuple[int, int], dict[str, Any]] = {}
-    back: dict[tuple[int, int], dict[str, Any]] = {}  # none -> some: a back-in-stock signal
+    first: dict[tuple[int, int], int] = {}  # what the row could promise before this batch (a first count: none)
     for index, r, pid, lid in wanted:
         at = r.counted_at or now
-        before = current.get((pid, lid))
-        if before is not None and (before[2] > at or before[1] == r.on_hand):
+        key = (pid, lid)
+        before = current.get(key)
+        safety = r.safety_stock if r.safety_stock is not None else (before[4] if before else 0)
+        if before is not None and (before[2] > at or (before[1] == r.on_hand and before[4] == safety)):
             outcomes[index] = Outcome("unchanged", before[0])
             continue
         outcomes[index] = Outcome("created" if before is None else "updated")
-        if before is not None and before[1] <= 0 < r.on_hand:
-            back[(pid, lid)] = {"product_id": pid, "location_id": lid, "on_hand": r.on_hand, "at": at}
-        writes[(pid, lid)] = {"product_id": pid, "location_id": lid, "on_hand": r.on_hand, "updated_at": at}
-        current[(pid, lid)] = (before[0] if before else 0, r.on_hand, at)
+        reserved = before[3] if before else 0
+        if key not in first and key not in writes:
+            # a first count is a baseline, not a comeback: it never signals
+            first[key] = (before[1] - before[3] - before[4]) if before else 1 << 30
+        writes[key] = {"product_id": pid, "location_id": lid, "on_hand": r.on_hand, "safety_stock": safety,
+                       "reserved": reserved, "updated_at": at}  # fmt: skip
+        current[key] = (before[0] if before else 0, r.on_hand, at, reserved, safety)
     if writes:
         stmt = insert_for(session, t)
         stmt = stmt.on_conflict_do_update(
             index_elements=["product_id", "location_id"],
-            set_={"on_hand": stmt.excluded.on_hand, "updated_at": stmt.excluded.updated_at},
-        )
+            set_={"on_hand": stmt.excluded.on_hand, "safety_stock": stmt.excluded.safety_stock,
+                  "updated_at": stmt.excluded.updated_at},
+        )  # fmt: skip
         session.execute(stmt, list(writes.values()))
-        for i in range(0, len(pids), 900):
-            for sid, pid_, lid_ in session.execute(
-                select(t.c.id, t.c.product_id, t.c.location_id).where(t.c.product_id.in_(pids[i : i + 900]))
-            ):
-                current[(pid_, lid_)] = (sid, *current[(pid_, lid_)][1:])
+        ids = {key: row.id for key, row in stock.counted_rows(session, [k[0] for k in writes]).items()}
         for index, _r, pid, lid in wanted:
             if outcomes[index].id is None:
-                outcomes[index].id = current[(pid, lid)][0]
-    signals = [row for key, row in back.items() if writes.get(key, {}).get("on_hand", 0) > 0]
-    if signals:
-        ids = session.scalars(insert(table_of(StockSignal)).returning(table_of(StockSignal).c.id), signals).all()
-        events.publish(session, "stock.back_in_stock", signal_ids=list(ids))
+                outcomes[index].id = ids[(pid, lid)]
+    stock.signal_back_in_stock(
+        session,
+        [
+            (key, first[key], w["on_hand"] - w["reserved"] - w["safety_stock"], w["on_hand"])
+            for key, w in writes.items()
+        ],
+    )
+    return outcomes
+
+
+def adjust_stock(session: Session, items: Sequence[tuple[int, StockAdjustmentRecord]]) -> dict[int, Outcome]:
+    """Deltas to units on hand, each applied once per (source, id): a replay is reported unchanged."""
+    outcomes: dict[int, Outcome] = {}
+    products = lookups.products_by_sku(session, (r.sku for _, r in items))
+    locations = lookups.location_ids(session, (r.location for _, r in items))
+    now = clock.now()
+    accepted: list[tuple[int, stock.Delta]] = []
+    for index, r in items:
+        if r.sku not in products:
+            outcomes[index] = Outcome.rejected("sku", f"unknown product {r.sku!r}")
+        elif r.location not in locations:
+            outcomes[index] = Outcome.rejected("location", f"unknown location {r.location!r}")
+        else:
+            accepted.append((index, stock.Delta(
+                products[r.sku][0], locations[r.location], r.delta, r.reason, r.source, r.id, r.at or now, r.note,
+            )))  # fmt: skip
+    applied = stock.adjust(session, [d for _, d in accepted])
+    for (index, _d), done in zip(accepted, applied, strict=True):
+        outcomes[index] = Outcome("created" if done else "unchanged")
     return outcomes
