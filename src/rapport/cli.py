@@ -132,20 +132,23 @@ def worker(
         24.0, min=0, help="Hours between full task sweeps, the first at start (0: none)."
     ),
 ) -> None:
-    """Run background work outside the app processes: the duplicate scan of new and changed clients, and tasks.
+    """Run background work outside the app processes: the duplicate scan, tasks, and stock housekeeping.
 
     Start one or more next to `rapport serve --workers N` with RAPPORT_BACKGROUND_SCAN=false on the app
     processes. Several workers share the queue safely on PostgreSQL (FOR UPDATE SKIP LOCKED). Stops
     cleanly on Ctrl-C or SIGTERM, after the batch in hand. Tasks: the worker follows new timeline
     entries, stock signals and clients (the app processes, told to leave background work, do not
     raise tasks on their events) and runs the full sweep every --sweep-every hours (idempotent:
-    several workers may sweep).
+    several workers may sweep). Stock: lapsed holds and pickups not collected in time go back to
+    stock every minute.
     """
     import signal
     import threading
     import time
 
     from rapport.identity import candidates
+    from rapport.inventory.housekeeping import Housekeeper
+    from rapport.inventory.housekeeping import sweep as stock_sweep
     from rapport.runtime import tune_gc
     from rapport.tasks.triggers import TaskTriggers
 
@@ -165,6 +168,16 @@ def worker(
         triggers = TaskTriggers(get_database, poll_every=0.5, sweep_every=sweep_every * 3600 or None)
         triggers.start()
         console.print(f"Tasks: following new rows every 0.5 s; full sweep every {sweep_every:g} h")
+    housekeeper = None
+    if once:
+        swept_stock = stock_sweep(db)
+        console.print(
+            f"Stock: {swept_stock.holds_lapsed} hold(s) lapsed, {swept_stock.pickups_returned} pickup(s) back"
+        )
+    else:
+        housekeeper = Housekeeper(get_database)
+        housekeeper.start()
+        console.print("Stock: lapsed holds and uncollected pickups released every minute")
     try:
         while not stop.is_set():
             started = time.perf_counter()
@@ -176,6 +189,8 @@ def worker(
                 break
             stop.wait(interval)
     finally:
+        if housekeeper is not None:
+            housekeeper.stop()
         if triggers is not None:
             triggers.stop()
         for sig, handler in previous.items():

@@ -20,6 +20,7 @@ from rapport.ingest import lookups
 from rapport.ingest.customers import FieldIdentifierError, claims_for_ref, stub_profile
 from rapport.ingest.outcome import Outcome
 from rapport.ingest.records import CustomerRef, OrderRecord, ReturnRecord
+from rapport.inventory import holds
 from rapport.money import MoneyError, format_money, to_minor
 
 ORDER, LINE = table_of(Order), table_of(OrderLine)
@@ -77,7 +78,7 @@ def _price(r: OrderRecord, products: dict[str, tuple[int, int, str]]) -> _Priced
 def upsert_orders(session: Session, items: Sequence[tuple[int, OrderRecord]]) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
     products = lookups.products_by_sku(session, (line.sku for _, r in items for line in r.lines))
-    stores = lookups.location_ids(session, (r.store for _, r in items))
+    stores = lookups.location_ids(session, (s for _, r in items for s in (r.store, r.pickup_store)))
     associates = lookups.associate_ids(session, (r.associate for _, r in items))
     existing = _existing_orders(session, [(r.source, r.id) for _, r in items])
 
@@ -89,6 +90,8 @@ def upsert_orders(session: Session, items: Sequence[tuple[int, OrderRecord]]) ->
             outcomes[index] = Outcome.rejected(f"lines.{unknown}.sku", f"unknown product {r.lines[unknown].sku!r}")
         elif r.store and r.store not in stores:
             outcomes[index] = Outcome.rejected("store", f"unknown location {r.store!r}")
+        elif r.pickup_store and r.pickup_store not in stores:
+            outcomes[index] = Outcome.rejected("pickup_store", f"unknown location {r.pickup_store!r}")
         elif r.associate and r.associate not in associates:
             outcomes[index] = Outcome.rejected("associate", f"unknown associate {r.associate!r}")
         else:
@@ -153,11 +156,35 @@ def upsert_orders(session: Session, items: Sequence[tuple[int, OrderRecord]]) ->
                     entries.append(_cancel_entry(r, row, order_id, now))
         bulk_insert(session, LINE, line_rows)
         _link_waiting_returns(session, {key: order_id for key, order_id in zip(new, ids, strict=True)})
+        _after_new_orders(session, list(new.values()), ids, stores)
     for index, _r in good:
         if outcomes.get(index) is None:
             outcomes[index] = Outcome("unchanged")
     timeline.append(session, entries)
     return outcomes
+
+
+def _after_new_orders(
+    session: Session, new: list[tuple[int, OrderRecord, dict[str, Any]]], ids: list[int], stores: dict[str, int]
+) -> None:
+    """What a new order means for stock: a client buying what was set aside for them at that store
+    converts the hold; a click-and-collect order is allocated at its pickup store."""
+    at_store = [
+        (row["customer_id"], id_)
+        for (_, r, row), id_ in zip(new, ids, strict=True)
+        if row["location_id"] is not None and row["customer_id"] is not None and r.status == "placed"
+    ]
+    if at_store and holds.any_active_for(session, [c for c, _ in at_store]):
+        holds.convert_for_orders(session, [o for _, o in at_store])
+    pickups = [
+        (id_, stores[r.pickup_store])
+        for (_, r, _row), id_ in zip(new, ids, strict=True)
+        if r.pickup_store and r.status == "placed"
+    ]
+    if pickups:
+        from rapport.inventory import fulfilment
+
+        fulfilment.plan_pickups(session, pickups)
 
 
 def _link_waiting_returns(session: Session, orders: dict[tuple[str, str], int]) -> None:
@@ -248,6 +275,10 @@ def _update_order(
         return Outcome("unchanged", order_id)
     if changes:
         session.execute(update(ORDER).where(ORDER.c.id == order_id).values(**changes, updated_at=now))
+    if changes.get("status") == "cancelled":
+        from rapport.inventory import fulfilment
+
+        fulfilment.cancel_for_orders(session, [order_id])  # what was allocated for it goes back to stock
     cid = row["customer_id"] or known["customer_id"]
     if changes.get("status") == "cancelled" and cid is not None:
         entries.append(_cancel_entry(r, {**row, "customer_id": cid}, order_id, now))

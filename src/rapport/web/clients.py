@@ -34,6 +34,7 @@ from rapport.customers.views import Client360, TimelinePage
 from rapport.db import Database
 from rapport.errors import Conflict, InvalidRecord, NotFound, PermissionDenied, RapportError
 from rapport.http import Caller, client_ip, csrf_checked, database, page_caller, read_session
+from rapport.web.holds import client_holds_context
 from rapport.web.tasks import client_tasks_context
 from rapport.web.templating import render
 
@@ -327,6 +328,7 @@ def client_profile(
         page = read.client_timeline(session, view.customer_id, limit=TIMELINE_PAGE, channels=[channel], locale=LOCALE)
     context = _profile_context(session, caller, view, timeline=page, channel=channel)
     context.update(client_tasks_context(session, caller, view.customer_id, can_add=context["can_edit"]))
+    context.update(client_holds_context(session, caller, view.customer_id))
     _audit_view(db, request, caller, view.customer_id)
     response = render(request, "clients/profile.html", context)
     response.headers["Cache-Control"] = "private, no-store"  # personal data: never from a shared cache
