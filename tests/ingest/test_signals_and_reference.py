@@ -152,3 +152,11 @@ def test_an_associate_email_belongs_to_one_associate(db):
     result = ingest(db, "associates", {"code": "ZED", "email": "ANA@maison.example", "display_name": "Zed"})
     assert result.outcomes[0].errors[0].field == "email"
     assert "already belongs to associate ANA" in result.outcomes[0].errors[0].message
+
+
+def test_a_batch_mixing_known_and_new_locations_updates_one_and_creates_the_other(db):
+    seed_reference(db)
+    result = ok(ingest(db, "locations",
+                       {"code": "PAR", "name": "Paris Saint-Honoré (flagship)", "country": "FR"},
+                       {"code": "LYO", "name": "Lyon", "country": "FR"}))  # fmt: skip
+    assert [o.status for o in result.outcomes] == ["updated", "created"]

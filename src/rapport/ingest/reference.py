@@ -57,8 +57,14 @@ def _upsert_by_key(
         else:
             outcomes[index] = Outcome("unchanged")
         latest[values[key]] = {**(before or {}), **values}
+    # Only the record's own columns are written: rows built on stored ones carry more keys (the id...),
+    # and one executemany needs the same keys in every row.
     to_write = [
-        {**values, "updated_at": now, "created_at": (existing.get(k) or {}).get("created_at", now)}
+        {
+            **{c: values[c] for c in rows[0][1]},
+            "updated_at": now,
+            "created_at": (existing.get(k) or {}).get("created_at", now),
+        }
         for k, values in latest.items()
         if existing.get(k) is None or any(existing[k].get(c) != values[c] for c in compare)
     ]
