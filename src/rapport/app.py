@@ -35,6 +35,7 @@ def _warm_search() -> None:
 async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     from rapport.db import get_database
     from rapport.identity.candidates import BackgroundDrainer
+    from rapport.inventory.housekeeping import Housekeeper
     from rapport.runtime import tune_gc
     from rapport.settings import get_settings
     from rapport.tasks.triggers import TaskTriggers
@@ -47,8 +48,13 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     triggers = TaskTriggers(get_database) if background else None
     if triggers is not None:
         triggers.start()  # tasks within a second of an ingested event (or `rapport worker` follows the tables)
+    housekeeper = Housekeeper(get_database) if background else None
+    if housekeeper is not None:
+        housekeeper.start()  # lapsed holds and uncollected pickups back to stock (or in `rapport worker`)
     tune_gc()
     yield
+    if housekeeper is not None:
+        housekeeper.stop()
     if triggers is not None:
         triggers.stop()
     if drainer is not None:
@@ -95,19 +101,27 @@ def create_app() -> FastAPI:
 
     from rapport.associates.api import router as me_router
     from rapport.clientbook.api import router as clientbook_router
+    from rapport.commerce.returns_api import router as returns_router
     from rapport.customers.api import router as customers_router
     from rapport.customers.counter_api import router as counter_router
     from rapport.identity.api import router as identity_router
     from rapport.ingest.api import router as ingest_router
     from rapport.ingest.connectors.shopify_api import router as shopify_router
+    from rapport.inventory.availability_api import router as availability_router
+    from rapport.inventory.fulfilment_api import router as fulfilment_router
+    from rapport.inventory.holds_api import router as holds_router
     from rapport.tasks.api import router as tasks_router
     from rapport.tasks.campaigns_api import router as campaigns_router
     from rapport.web.audit_pages import router as audit_pages
     from rapport.web.book import router as book_pages
     from rapport.web.campaigns import router as campaign_pages
     from rapport.web.clients import router as clients_pages
+    from rapport.web.fulfilment import router as fulfilment_pages
+    from rapport.web.holds import router as hold_pages
     from rapport.web.newclient import router as newclient_pages
     from rapport.web.notifications import router as notification_pages
+    from rapport.web.returns import router as return_pages
+    from rapport.web.stock import router as stock_pages
     from rapport.web.tasks import router as task_pages
 
     app.include_router(ingest_router, prefix="/api/v1")
@@ -119,12 +133,20 @@ def create_app() -> FastAPI:
     app.include_router(counter_router, prefix="/api/v1")
     app.include_router(tasks_router, prefix="/api/v1")
     app.include_router(campaigns_router, prefix="/api/v1")
+    app.include_router(availability_router, prefix="/api/v1")
+    app.include_router(holds_router, prefix="/api/v1")
+    app.include_router(fulfilment_router, prefix="/api/v1")
+    app.include_router(returns_router, prefix="/api/v1")
     app.include_router(newclient_pages)  # /clients/new before /clients/{customer_id}
     app.include_router(book_pages)
     app.include_router(notification_pages)
     app.include_router(audit_pages)
     app.include_router(campaign_pages)
     app.include_router(task_pages)
+    app.include_router(stock_pages)
+    app.include_router(hold_pages)
+    app.include_router(fulfilment_pages)
+    app.include_router(return_pages)
     app.include_router(clients_pages)
     mount_web(app)
     _publish_record_schemas(app)

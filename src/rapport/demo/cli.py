@@ -113,6 +113,9 @@ def _print_report(console: Console, report: DemoReport) -> None:
         if own:
             line += f"; per associate: median {statistics.median(own):,.0f}, max {own[-1]:,}"
         console.print(line + ".")
+    if report.holds or report.pickups:
+        console.print(f"On the floor this morning: {report.holds} item(s) set aside for clients, "
+                      f"{report.pickups} click-and-collect order(s) to pick, hand over or collected.")  # fmt: skip
     settings = get_settings()
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]Demo credentials[/] (for a local trial only; stored in clear in {report.credentials_path}):")

@@ -191,6 +191,9 @@ class DemoReport:
     tasks: dict[str, int] = field(default_factory=dict)
     #: ... and per associate (their own book; team queues are left out).
     tasks_per_associate: dict[int, int] = field(default_factory=dict)
+    #: This morning on the floor: items set aside for clients, click-and-collect orders.
+    holds: int = 0
+    pickups: int = 0
 
 
 def has_customers(db: Database) -> bool:
@@ -335,6 +338,11 @@ def load_demo(
     swept = sweep_tasks(db)  # the day's next actions, as the daily sweep would
     report.tasks = swept.created_by_type()
     report.tasks_per_associate = {aid: n for aid, n in swept.per_associate.items() if aid is not None}
+    from rapport.demo.floor import stage_floor
+
+    floor = stage_floor(db, seed)  # this morning on the floor: holds and click-and-collect orders
+    report.holds = floor.holds
+    report.pickups = sum(floor.pickups.values())
     _summarise(db, report)
     path = credentials_path(db, credentials_dir)
     report.token = _demo_token(db, path)

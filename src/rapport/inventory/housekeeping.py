@@ -39,8 +39,13 @@ def sweep(db: Database) -> Swept:
         lapsed += n
         if n < 500:
             break
-    with db.write() as session:
-        returned = fulfilment.release_uncollected(session)
+    returned = 0
+    while True:
+        with db.write() as session:
+            n = fulfilment.release_uncollected(session)
+        returned += n
+        if n < 500:
+            break
     return Swept(lapsed, returned)
 
 
