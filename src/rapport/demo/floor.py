@@ -38,12 +38,13 @@ class FloorReport:
     pickups: dict[str, int] = field(default_factory=dict)
 
 
-def stage_floor(db: Database, seed: int, *, stores: int = 4) -> FloorReport:
-    """Holds for the store associates' clients, and pickups at the first ``stores`` stores."""
+def stage_floor(db: Database, seed: int, anchor: datetime, *, stores: int = 4) -> FloorReport:
+    """Holds for the store associates' clients, and pickups at the first ``stores`` stores (ordered
+    online before ``anchor``, the day the demo's histories end)."""
     rng = random.Random(f"floor:{seed}")
     report = FloorReport()
     report.holds = _holds(db, rng)
-    report.pickups = _pickups(db, rng, stores)
+    report.pickups = _pickups(db, rng, stores, anchor)
     return report
 
 
@@ -87,7 +88,7 @@ def _holds(db: Database, rng: random.Random) -> int:
     return placed
 
 
-def _pickups(db: Database, rng: random.Random, stores: int) -> dict[str, int]:
+def _pickups(db: Database, rng: random.Random, stores: int, anchor: datetime) -> dict[str, int]:
     """Recent online clients of a store ordered to collect there; the day has moved some along."""
     from rapport.inventory import fulfilment
 
@@ -123,7 +124,7 @@ def _pickups(db: Database, rng: random.Random, stores: int) -> dict[str, int]:
         emails = list(dict(clients).items())  # one address per client
         for n, (_cid, email) in enumerate(rng.sample(emails, min(PICKUPS_PER_STORE, len(emails)))):
             sku, price = rng.choice(skus)
-            placed = now - timedelta(hours=2 + 20 * n)
+            placed = anchor - timedelta(hours=2 + 20 * n)  # last night and the evenings before
             records.append({
                 "source": "shopify", "id": f"demo-cc-{code}-{n}", "order_number": f"#CC{lid:02d}{n:02d}",
                 "channel": "online", "pickup_store": code, "currency": currency, "placed_at": placed.isoformat(),

@@ -340,7 +340,7 @@ def load_demo(
     report.tasks_per_associate = {aid: n for aid, n in swept.per_associate.items() if aid is not None}
     from rapport.demo.floor import stage_floor
 
-    floor = stage_floor(db, seed)  # this morning on the floor: holds and click-and-collect orders
+    floor = stage_floor(db, seed, plan.anchor)  # this morning on the floor: holds and click-and-collect orders
     report.holds = floor.holds
     report.pickups = sum(floor.pickups.values())
     _summarise(db, report)

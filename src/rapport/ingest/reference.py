@@ -206,6 +206,7 @@ def set_stock_levels(session: Session, items: Sequence[tuple[int, StockRecord]])
             (key, first[key], w["on_hand"] - w["reserved"] - w["safety_stock"], w["on_hand"])
             for key, w in writes.items()
         ],
+        at={key: w["updated_at"] for key, w in writes.items()},
     )
     return outcomes
 

@@ -379,12 +379,16 @@ def _add_on_hand(session: Session, key: Key, delta: int, now: datetime) -> Any:
     return session.execute(stmt.returning(STOCK.c.on_hand, STOCK.c.reserved, STOCK.c.safety_stock)).one()
 
 
-def signal_back_in_stock(session: Session, transitions: Sequence[tuple[Key, int, int, int]]) -> list[int]:
+def signal_back_in_stock(
+    session: Session, transitions: Sequence[tuple[Key, int, int, int]], *, at: dict[Key, datetime] | None = None
+) -> list[int]:
     """Write a signal for each (key, available before, available after, on hand) that went from none
-    to some, and announce them after commit. Returns the signal ids."""
+    to some, and announce them after commit. ``at``: when it happened per key (a count's time;
+    default now). Returns the signal ids."""
     now = clock.now()
+    when = at or {}
     rows = [
-        {"product_id": k[0], "location_id": k[1], "kind": "back_in_stock", "on_hand": on_hand, "at": now}
+        {"product_id": k[0], "location_id": k[1], "kind": "back_in_stock", "on_hand": on_hand, "at": when.get(k, now)}
         for k, before, after, on_hand in transitions
         if before <= 0 < after
     ]
