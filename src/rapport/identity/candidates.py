@@ -364,6 +364,7 @@ class BackgroundDrainer:
             events.unsubscribe(name, self.busy)
         self._stop.set()
         self._wake.set()
+        self._busy.set()  # ends a wait for a lull at once (a stopping app must not wait out `quiet`)
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
