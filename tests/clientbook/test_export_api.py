@@ -9,13 +9,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from rapport.app import create_app
 from rapport.associates import audit, tokens
@@ -23,6 +22,7 @@ from rapport.associates.models import AuditEvent
 from rapport.clientbook import export
 from tests.associates.staff import Team, cheap_hashing
 from tests.associates.staff import team as staff
+from tests.statements import statements
 from tests.web.conftest import signed_in
 from tests.web.shop import accepted, coats, sale
 
@@ -250,18 +250,6 @@ def test_each_exported_client_is_on_the_audit_log_once_with_who_when_and_where(d
     assert [e["actor_id"] for e in alicia.json()["events"]] == [people.ana]
 
 
-@contextmanager
-def statements(db) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_the_audit_rows_are_written_as_record_by_writes_them(db, people):

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from rapport.associates.models import AuditEvent
 from rapport.associates.permissions import Actor
@@ -28,6 +28,7 @@ from rapport.errors import InvalidRecord, PermissionDenied
 from rapport.identity.merge import merge_customers
 from rapport.inventory.models import Location, StockLevel, StockMovement, StockSignal
 from tests.factories import alicia, ingest, ok, order, seed_reference
+from tests.statements import statements
 
 WEB = {"source": "shopify", "id": "1001"}
 
@@ -136,27 +137,19 @@ def test_a_merged_clients_orders_are_found_by_either_address(db, web_order):
         assert {o.customer_id for o in found} == {survivor} and found[0].client_name == "Alicia Moreau"
 
 
-def statements(db: Database, q: str) -> int:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+def statements_to_find(db: Database, q: str) -> int:
+    with statements(db) as seen:
         find(db, q)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     return len(seen)
 
 
 def test_finding_a_clients_orders_costs_the_same_few_queries_however_many_they_have(db, web_order):
-    few = statements(db, "alicia@example.com")
+    few = statements_to_find(db, "alicia@example.com")
     ok(ingest(db, "orders", *(order(f"POS-{n}", customer=WEB, placed_at=f"2026-10-{n:02d}T10:00:00+02:00")
                               for n in range(10, 22))))  # fmt: skip
-    assert statements(db, "alicia@example.com") == few <= 8
+    assert statements_to_find(db, "alicia@example.com") == few <= 8
     assert len(find(db, "alicia@example.com")) == store_returns.DEFAULT_LIMIT
-    assert statements(db, "#1001") <= 8
+    assert statements_to_find(db, "#1001") <= 8
 
 
 @pytest.mark.parametrize(

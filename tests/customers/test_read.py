@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import event
 
 from rapport.customers.read import client_360, client_timeline, decode_cursor, encode_cursor, next_occurrence
 from rapport.db import Database
 from rapport.errors import InvalidRecord, NotFound
 from tests.customers.conftest import Ingest, order
+from tests.statements import statements as counting
 
 
 def at(text: str) -> datetime:
@@ -280,19 +278,6 @@ def test_an_unknown_client_is_not_found(db):
 # -- a bounded read ------------------------------------------------------------------------------
 
 
-@contextmanager
-def counting(db: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
-            statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_the_360_runs_the_same_few_statements_whatever_the_length_of_the_history(db, alicia, ingest: Ingest):

@@ -3,13 +3,9 @@ online and everywhere; the web shop's per-SKU look-up; the stock screen's produc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
-from rapport.db import Database
 from rapport.errors import InvalidRecord, NotFound
 from rapport.inventory.availability import (
     find_products,
@@ -21,21 +17,7 @@ from rapport.inventory.availability import (
 )
 from tests.factories import ingest, ok
 from tests.inventory.conftest import STYLE, Stocked
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if not statement.startswith("BEGIN"):  # SQLite's transaction start is no query
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+from tests.statements import statements
 
 
 def by_size(view):  # type: ignore[no-untyped-def]

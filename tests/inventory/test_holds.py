@@ -64,7 +64,7 @@ def test_putting_the_coat_aside_takes_it_off_what_can_be_promised_and_shows_on_t
     with shop.read() as s:
         assert [h.id for h in holds.holds_of_client(s, cid)] == [hold.id]
         entry = s.scalars(select(TimelineEntry).where(TimelineEntry.kind == "hold")).one()
-        assert "Camel wool coat (M) put aside at Paris Saint-Honoré until Mon 23 Nov 20:30" == entry.summary
+        assert entry.summary == "Camel wool coat (M) put aside at Paris Saint-Honoré until Mon 23 Nov 20:30"
         assert s.scalars(select(AuditEvent.action)).all()[-1] == "hold.placed"
 
 
@@ -153,8 +153,8 @@ def test_a_merged_clients_holds_follow_the_survivor(shop):
         hold = holds.place_hold(s, customer_id=cid, sku="SCARF-SILK", location_code="PAR")
     ok(ingest(shop, "customers", {"source": "pos", "id": "P-9", "first_name": "Alicia", "last_name": "Moreau",
                                   "emails": [{"address": "ali.m@example.com"}]}))  # fmt: skip
-    from rapport.identity.models import Identifier
     from rapport.identity.merge import merge_customers
+    from rapport.identity.models import Identifier
 
     with shop.read() as s:
         other = s.scalar(select(Identifier.customer_id).where(Identifier.value == "ali.m@example.com"))

@@ -79,7 +79,7 @@ def test_bad_requests_name_the_field(shop):
 
 
 def test_an_associate_puts_the_coat_aside_from_the_phone_and_sees_it_on_the_profile(shop):
-    db, cid = shop
+    _db, cid = shop
     web = TestClient(create_app(), follow_redirects=False)
     signed_in(web, "ana@maison.example")
     chooser = web.get("/holds/new", params={"sku": "COAT-CAMEL-M", "location": "PAR", "q": "alicia"})
@@ -104,7 +104,7 @@ def test_an_associate_puts_the_coat_aside_from_the_phone_and_sees_it_on_the_prof
 
 
 def test_only_the_store_team_or_whoever_placed_it_may_release(shop):
-    db, cid = shop
+    _db, cid = shop
     ana = TestClient(create_app(), follow_redirects=False)
     csrf = signed_in(ana, "ana@maison.example")
     hold = ana.post("/api/v1/inventory/holds", json={"client_id": cid, "sku": "COAT-CAMEL-M", "location": "PAR"},

@@ -3,12 +3,10 @@ daily goal in the store's day, a client's tasks and a team's completion."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from rapport import clock
 from rapport.associates.models import Associate
@@ -19,6 +17,7 @@ from rapport.tasks import config, focus
 from rapport.tasks.models import Task
 from rapport.tasks.service import complete, dismiss, raise_tasks, snooze
 from tests.factories import ingest, ok
+from tests.statements import statements
 from tests.tasks.conftest import add_client, candidate
 
 # The fixed clock: 2026-11-23 15:00 UTC, 16:00 in Paris, whose day runs 22 Nov 23:00 - 23 Nov 23:00 UTC.
@@ -52,19 +51,6 @@ def titles(views: list[focus.TaskView]) -> list[str]:
     return [v.title for v in views]
 
 
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 # -- the focus list ------------------------------------------------------------------------------

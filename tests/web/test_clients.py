@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from html import unescape
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from rapport.associates.models import AuditEvent
 from rapport.customers.models import Customer, Note, TimelineEntry
@@ -18,6 +17,7 @@ from rapport.db import Database
 from rapport.identity.merge import merge_customers
 from rapport.ingest.service import ingest_records
 from tests.customers.clientele import Clientele, clientele, order
+from tests.statements import statements as counting
 from tests.web.conftest import signed_in
 
 HTMX = {"HX-Request": "true"}
@@ -402,19 +402,6 @@ def test_the_timeline_pages_on_with_the_cursor(db, people, browser):
 # -- a page a phone can afford ------------------------------------------------------------------------
 
 
-@contextmanager
-def counting(db: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET")):
-            statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def busy_history(db: Database) -> None:

@@ -4,17 +4,15 @@ whatever the number of orders."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from rapport.db import Database
 from rapport.inventory import fulfilment
 from tests.inventory.fulfilment_kit import goods, level, online_order, put
+from tests.statements import statements
 from tests.web.conftest import signed_in
 
 ANA, BEN, MAX = "ana@maison.example", "ben@maison.example", "max@maison.example"
@@ -50,19 +48,6 @@ def _paris(s: Any) -> int:
     return found.id
 
 
-@contextmanager
-def selects(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_the_screen_shows_the_stores_sections_and_a_pick_list(db, browser: TestClient, places):
@@ -151,13 +136,13 @@ def test_the_screen_reads_the_same_few_statements_whatever_the_number_of_orders(
     put(db, ("COAT-CAMEL-M", "PAR", 20), ("SCARF-SILK", "PAR", 20))
     signed_in(browser, ANA)
 
-    def statements() -> int:
-        with selects(db) as seen:
+    def reads() -> int:
+        with statements(db, reads_only=True) as seen:
             assert browser.get("/fulfilment").status_code == 200
         return len(seen)
 
     pickup_at_paris(db, "Q0", ("COAT-CAMEL-M", 1), ("SCARF-SILK", 1))
-    one = statements()
+    one = reads()
     for n in range(1, 6):
         pickup_at_paris(db, f"Q{n}", ("COAT-CAMEL-M", 1), ("SCARF-SILK", 1))
-    assert statements() == one
+    assert reads() == one
