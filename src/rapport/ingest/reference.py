@@ -194,6 +194,8 @@ def set_stock_levels(session: Session, items: Sequence[tuple[int, StockRecord]])
             index_elements=["product_id", "location_id"],
             set_={"on_hand": stmt.excluded.on_hand, "safety_stock": stmt.excluded.safety_stock,
                   "updated_at": stmt.excluded.updated_at},
+            # decided again on the row as it is now: an older count racing a newer one never overwrites it
+            where=t.c.updated_at <= stmt.excluded.updated_at,
         )  # fmt: skip
         session.execute(stmt, list(writes.values()))
         ids = {key: row.id for key, row in stock.counted_rows(session, [k[0] for k in writes]).items()}
