@@ -16,7 +16,7 @@ from bench import harness, report
 from bench.plan import FULL, QUICK, Plan
 from bench.report import Figure
 
-BENCHMARKS = ("ingest", "import", "read", "tasks")
+BENCHMARKS = ("ingest", "import", "read", "tasks", "inventory")
 
 
 def _runner(name: str) -> Callable[[str, Plan, harness.Log], list[Figure]]:
@@ -32,6 +32,10 @@ def _runner(name: str) -> Callable[[str, Plan, harness.Log], list[Figure]]:
         from bench import tasks
 
         return tasks.run
+    if name == "inventory":
+        from bench import inventory
+
+        return inventory.run
     from bench import read_360
 
     return read_360.run

@@ -33,6 +33,23 @@ class Plan:
     tasks_orders: int = 2_000_000
     tasks_demo_customers: int = 20_000
     tasks_latency_samples: int = 200
+    #: Inventory: the large network (PostgreSQL; SKUs as styles of ``inventory_sizes`` sizes, a stock
+    #: row at every location) and the demo's catalogue scale (both engines).
+    inventory_skus: int = 50_000
+    inventory_sizes: int = 8
+    inventory_locations: int = 200
+    inventory_demo_catalogue: float = 1.0
+    #: Hot SKU: clients racing for the last units of one SKU, per round, on a pool of connections.
+    inventory_hot_clients: int = 500
+    inventory_hot_units: int = 100
+    inventory_hot_rounds: int = 20
+    inventory_connections: int = 80
+    #: Reservations on distinct SKUs: the thread counts tried, seconds each; style look-ups measured.
+    inventory_threads: tuple[int, ...] = (4, 8, 16)
+    inventory_seconds: float = 5.0
+    #: Each thread count is measured this many times (with its baseline) and the best kept.
+    inventory_passes: int = 2
+    inventory_lookups: int = 500
     #: A phase that runs longer than this stops early and reports the rate over what it did, so a
     #: slow build still finishes `make bench` in bounded time.
     phase_cap_seconds: float = 60.0
@@ -59,6 +76,12 @@ QUICK = Plan(
     tasks_orders=100_000,
     tasks_demo_customers=2_000,
     tasks_latency_samples=50,
+    inventory_skus=4_000,
+    inventory_locations=50,
+    inventory_hot_rounds=5,
+    inventory_seconds=2.0,
+    inventory_passes=1,
+    inventory_lookups=200,
     phase_cap_seconds=30.0,
 )
 #: For the smoke tests: every code path, at toy size.
@@ -79,5 +102,16 @@ TOY = Plan(
     tasks_orders=300,
     tasks_demo_customers=30,
     tasks_latency_samples=3,
+    inventory_skus=80,
+    inventory_locations=6,
+    inventory_demo_catalogue=0.05,
+    inventory_hot_clients=12,
+    inventory_hot_units=5,
+    inventory_hot_rounds=2,
+    inventory_connections=4,
+    inventory_threads=(2,),
+    inventory_seconds=0.3,
+    inventory_passes=1,
+    inventory_lookups=5,
     phase_cap_seconds=60.0,
 )

@@ -29,9 +29,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from rapport import clock, events
@@ -147,6 +148,16 @@ def reserve(
         if w.quantity <= 0:
             raise InvalidRecord.one("quantity", f"must be a positive whole number, got {w.quantity}")
     now = clock.now()
+    row = {
+        "kind": kind, "status": "active", "customer_id": customer_id, "associate_id": associate_id,
+        "fulfilment_id": fulfilment_id, "note": note, "expires_at": expires_at, "created_at": now, "updated_at": now,
+        "ended_at": None,
+    }  # fmt: skip
+    if len(wants) == 1 and session.get_bind().dialect.name == "postgresql":
+        line = order_line_ids[0] if order_line_ids else None
+        fast = _take_and_record(session, wants[0], {**row, "order_line_id": line, "idempotency_key": idempotency_key})
+        if fast is not None:
+            return [fast]  # else: short (or lapsed holds to give back first): the general path says why
     totals: dict[Key, int] = defaultdict(int)
     for w in wants:
         totals[w.key] += w.quantity
@@ -164,17 +175,47 @@ def reserve(
         raise OutOfStock(short, labels)
     lines = list(order_line_ids) if order_line_ids is not None else [None] * len(wants)
     rows = [
-        {
-            "kind": kind, "status": "active", "product_id": w.product_id, "location_id": w.location_id,
-            "quantity": w.quantity, "customer_id": customer_id, "associate_id": associate_id,
-            "order_line_id": line, "fulfilment_id": fulfilment_id, "note": note, "expires_at": expires_at,
-            "idempotency_key": idempotency_key if len(wants) == 1 else None,
-            "created_at": now, "updated_at": now, "ended_at": None,
-        }
+        {**row, "product_id": w.product_id, "location_id": w.location_id, "quantity": w.quantity,
+         "order_line_id": line, "idempotency_key": idempotency_key if len(wants) == 1 else None}
         for w, line in zip(wants, lines, strict=True)
     ]  # fmt: skip
     ids = session.scalars(insert(RESERVATION).returning(RESERVATION.c.id, sort_by_parameter_order=True), rows).all()
     return list(ids)
+
+
+def _take_and_record(session: Session, want: Want, row: dict[str, Any]) -> int | None:
+    """One line in one statement (PostgreSQL): the conditional UPDATE as a CTE feeding the INSERT of
+    the reservation. Its id, or None when the row cannot promise that many (nothing written)."""
+    # The reservation's values are bound as r_<column>: a parameter named like a stock_level column
+    # (updated_at) would be added to the UPDATE's SET clause by SQLAlchemy, and a promise must not
+    # move the row's count time (an older count would then be ignored).
+    params = {f"r_{k}": v for k, v in row.items()} | {"p": want.product_id, "l": want.location_id,
+                                                       "quantity": want.quantity}  # fmt: skip
+    return session.scalar(_take_and_record_statement(), params)
+
+
+@cache
+def _take_and_record_statement() -> Any:
+    """Built once: composing the CTE costs more than running it (~1.8 ms of Python per call)."""
+    s = STOCK.c
+    taken = (
+        update(STOCK)
+        .where(
+            s.product_id == bindparam("p"),
+            s.location_id == bindparam("l"),
+            s.on_hand - s.reserved - s.safety_stock >= bindparam("quantity"),
+        )
+        .values(reserved=s.reserved + bindparam("quantity"))
+        .returning(s.product_id, s.location_id)
+        .cte("taken")
+    )
+    names = [c.name for c in RESERVATION.c if c.name not in ("id", "product_id", "location_id")]
+    chosen = select(
+        *(bindparam("quantity" if n == "quantity" else f"r_{n}", type_=RESERVATION.c[n].type).label(n) for n in names),
+        taken.c.product_id,
+        taken.c.location_id,
+    )
+    return insert(RESERVATION).from_select([*names, "product_id", "location_id"], chosen).returning(RESERVATION.c.id)
 
 
 def _take(session: Session, key: Key, quantity: int) -> bool:
