@@ -69,11 +69,24 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine.dispose()
 
 
+#: Every id sequence back to 1 (PostgreSQL), as a fresh database would start.
+_RESTART_SEQUENCES = text(
+    "SELECT setval(pg_get_serial_sequence(c.table_name, 'id'), 1, false) FROM information_schema.columns c "
+    "WHERE c.table_schema = current_schema() AND c.column_name = 'id' "
+    "AND pg_get_serial_sequence(c.table_name, 'id') IS NOT NULL"
+)
+
+
 def _wipe(engine: Engine) -> None:
+    """Empty every table, children first. On PostgreSQL ``DELETE`` + resetting the sequences, not
+    ``TRUNCATE``: a test leaves a few rows, and TRUNCATE of ~45 tables costs ~240 ms (new files for
+    each) against ~13 ms — four of the suite's nine minutes."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+            conn.execute(_RESTART_SEQUENCES)
         else:
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))
