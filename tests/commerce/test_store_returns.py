@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from rapport.associates.models import AuditEvent
+from rapport.associates.models import Associate, AuditEvent
 from rapport.associates.permissions import Actor
 from rapport.catalog.models import Product
 from rapport.commerce import store_returns
@@ -72,7 +72,7 @@ def take_back(db: Database, order_id: int, lines: list[Any], **kw: Any) -> Retur
         store_id = store_returns.store_by_code(s, store).id
         return store_returns.return_in_store(
             s, order_id=order_id, store_id=store_id, lines=lines, reason=kw.pop("reason", "Too small"),
-            associate_id=None, **kw,
+            associate_id=kw.pop("associate_id", None), **kw,
         )  # fmt: skip
 
 
@@ -168,7 +168,9 @@ def test_a_query_that_cannot_be_an_order_number_email_or_phone_is_refused_naming
 
 def test_an_online_order_returned_in_paris_is_linked_restocked_and_on_the_timeline(db, web_order):
     i = ids(db)
-    receipt = take_back(db, web_order, [(i["COAT"], 1, True)], reason="Too small")
+    with db.read() as s:
+        ana = s.scalar(select(Associate.id).where(Associate.code == "ANA"))
+    receipt = take_back(db, web_order, [(i["COAT"], 1, True)], reason="Too small", associate_id=ana)
     assert receipt.created and (receipt.refund, receipt.store_code, receipt.channel) == ("€1,200.00", "PAR", "online")
     assert receipt.client_name == "Alicia Moreau" and receipt.order_number == "#1001"
     assert [(x.sku, x.quantity, x.restocked, x.condition) for x in receipt.lines] == [
@@ -186,6 +188,7 @@ def test_an_online_order_returned_in_paris_is_linked_restocked_and_on_the_timeli
     assert (line.order_line_id, line.quantity) == (i["COAT"], 1)
     assert (entry.channel, entry.location_id, entry.customer_id) == ("online", i["PAR"], receipt.customer_id)
     assert "bought online" in entry.summary and "€1,200.00" in entry.summary
+    assert (entry.actor_kind, entry.actor_id) == ("associate", ana)  # who took it back
     assert (move.location_id, move.delta, move.external_id) == (i["PAR"], 1, f"return:{receipt.id}:{line.id}")
     assert on_hand(db, "COAT-CAMEL-M") == 1
     assert (signal.location_id, signal.kind) == (i["PAR"], "back_in_stock")  # the store had none: next actions follow

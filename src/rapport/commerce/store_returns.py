@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from rapport import clock, events
 from rapport.associates import audit
 from rapport.associates.audit import AuditActor
+from rapport.associates.models import Associate
 from rapport.associates.permissions import ADMIN, Actor
 from rapport.catalog.models import Product
 from rapport.commerce.models import Order, OrderLine, Return, ReturnLine
@@ -512,6 +513,7 @@ def return_in_store(
         currency=order.currency,
         returned_at=clock.now(),
         reason=reason_text,
+        associate=_associate_code(session, associate_id),
         lines=[
             ReturnLineIn(
                 order_line=by_id[x.order_line_id].line_ref,
@@ -582,6 +584,13 @@ def return_in_store(
         },
     )
     return get_return(session, return_id, created=True)
+
+
+def _associate_code(session: Session, associate_id: int | None) -> str | None:
+    """The associate taking the return, as a return record names them (the timeline's actor)."""
+    if associate_id is None:
+        return None
+    return session.scalar(select(Associate.code).where(Associate.id == associate_id))
 
 
 def _checked_key(key: str | None) -> str | None:

@@ -317,6 +317,7 @@ def record_returns(session: Session, items: Sequence[tuple[int, ReturnRecord]]) 
     outcomes: dict[int, Outcome] = {}
     stores = lookups.location_ids(session, (r.store for _, r in items))
     products = lookups.products_by_sku(session, (line.sku for _, r in items for line in r.lines))
+    associates = lookups.associate_ids(session, (r.associate for _, r in items))
     already = {
         (s, e): id_
         for s, e, id_ in session.execute(
@@ -353,6 +354,9 @@ def record_returns(session: Session, items: Sequence[tuple[int, ReturnRecord]]) 
             continue
         if r.store and r.store not in stores:
             outcomes[index] = Outcome.rejected("store", f"unknown location {r.store!r}")
+            continue
+        if r.associate and r.associate not in associates:
+            outcomes[index] = Outcome.rejected("associate", f"unknown associate {r.associate!r}")
             continue
         order = orders.get(((r.order_source or r.source), r.order_id)) if r.order_id else None
         try:
@@ -395,7 +399,7 @@ def record_returns(session: Session, items: Sequence[tuple[int, ReturnRecord]]) 
         outcomes[index] = Outcome("created", return_id, warnings=warnings)
         line_rows.extend({**x, "return_id": return_id} for x in lines)
         if row["customer_id"] is not None:
-            entries.append(_return_entry(r, row, return_id, orders))
+            entries.append(_return_entry(r, row, return_id, orders, associates.get(r.associate or "")))
     bulk_insert(session, RETURN_LINE, line_rows)
     timeline.append(session, entries)
     return outcomes
@@ -489,7 +493,11 @@ def _unlinked_lines(
 
 
 def _return_entry(
-    r: ReturnRecord, row: dict[str, Any], return_id: int, orders: dict[tuple[str, str], dict[str, Any]]
+    r: ReturnRecord,
+    row: dict[str, Any],
+    return_id: int,
+    orders: dict[tuple[str, str], dict[str, Any]],
+    associate_id: int | None = None,
 ) -> dict[str, Any]:
     units = sum(line.quantity for line in r.lines)
     order = orders.get(((r.order_source or r.source), r.order_id)) if r.order_id else None
@@ -497,7 +505,7 @@ def _return_entry(
     return timeline.entry(
         customer_id=row["customer_id"], kind="return", channel=r.channel, occurred_at=r.returned_at,
         source=r.source, external_id=f"return:{r.id}", location_id=row["location_id"], ref_type="return",
-        ref_id=return_id,
+        ref_id=return_id, actor_kind="associate" if associate_id else "system", actor_id=associate_id,
         summary=f"Returned {units} item{'s' if units != 1 else ''}{bought} — refund "
         f"{format_money(row['refund_minor'], r.currency)}",
         data={"skus": [line.sku for line in r.lines], "order_channel": order["channel"] if order else None,

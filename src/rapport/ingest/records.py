@@ -387,6 +387,8 @@ class ReturnRecord(Record):
     currency: Currency
     returned_at: AwareDatetime
     reason: Annotated[str, Field(max_length=500)] | None = None
+    #: The associate who took it back (code or email): the actor on the client's timeline.
+    associate: Annotated[str, Field(max_length=254)] | None = None
     lines: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=500)]
 
 
