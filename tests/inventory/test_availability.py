@@ -175,3 +175,22 @@ def test_a_negative_count_promises_nothing_and_takes_nothing_from_elsewhere(stoc
     with stocked_style.db.read() as s:
         view = style_availability(s, STYLE, here_location_id=stocked_style.id("PAR"))
     assert by_size(view)["M"].online == 7
+
+
+def test_a_style_in_several_colours_shows_one_colour_at_a_time(stocked_style: Stocked) -> None:
+    db = stocked_style.db
+    ok(ingest(db, "products", *(
+        {"sku": f"DRESS-SILK-BLK-{size}", "style_code": STYLE, "name": "Silk slip dress", "colour": "black",
+         "size": size, "price": "890.00", "currency": "EUR"} for size in ("S", "M")
+    )))  # fmt: skip
+    ok(ingest(db, "stock", {"sku": "DRESS-SILK-BLK-M", "location": "PAR", "on_hand": 4}))
+    with db.read() as s:
+        first = style_availability(s, STYLE, here_location_id=stocked_style.id("PAR"))
+        black = style_availability(s, STYLE, here_location_id=stocked_style.id("PAR"), colour="Black")
+        by_sku = style_availability(s, "DRESS-SILK-BLK-S")
+    assert first.colours == ("black", "ivory") and first.colour == "black"  # the first colour by default
+    assert [z.label for z in black.sizes] == ["S", "M"] and by_size(black)["M"].here == 4
+    assert by_sku.colour == "black"  # a SKU opens its own colour
+    with db.read() as s:
+        ivory = style_availability(s, STYLE, colour="ivory")
+    assert [z.label for z in ivory.sizes] == ["XS", "S", "M", "L", "XXL"] and ivory.colour == "ivory"

@@ -125,6 +125,8 @@ class StyleAvailability:
     nearby: tuple[Place, ...]
     sizes: tuple[SizeAvailability, ...]
     everywhere: tuple[PlaceStock, ...]
+    #: Every colour the style comes in; the view shows one (``colour``) when there are several.
+    colours: tuple[str, ...] = ()
 
     @property
     def online(self) -> int:
@@ -272,7 +274,12 @@ def _style_products(session: Session, style_or_sku: str) -> list[Any]:
 
 
 def style_availability(
-    session: Session, style_or_sku: str, *, here_location_id: int | None = None, nearby: int = NEARBY
+    session: Session,
+    style_or_sku: str,
+    *,
+    here_location_id: int | None = None,
+    nearby: int = NEARBY,
+    colour: str | None = None,
 ) -> StyleAvailability:
     """A style's sizes with what each location can promise: here, the nearest stores, online, everywhere.
 
@@ -283,6 +290,14 @@ def style_availability(
     products = _style_products(session, style_or_sku.strip())
     if not products:
         raise NotFound(f"no product or style {style_or_sku.strip()!r}")
+    # A style in several colours shows one colour's sizes at a time (three "M" rows would not say which
+    # is which): the colour asked for, else the colour of the SKU asked for, else the first.
+    colours = tuple(sorted({p.colour for p in products if p.colour}, key=str.lower))
+    if len(colours) > 1:
+        asked = next((p.colour for p in products if p.sku == style_or_sku.strip()), None)
+        wanted = next((c for c in colours if colour and c.lower() == colour.strip().lower()), None)
+        chosen = wanted or asked or colours[0]
+        products = [p for p in products if p.colour == chosen]
     products.sort(key=lambda p: (size_key(p.size), p.sku))
     ids = [p.id for p in products]
     stock = session.execute(
@@ -351,6 +366,7 @@ def style_availability(
         nearby=tuple(near),
         sizes=sizes,
         everywhere=tuple(everywhere),
+        colours=colours,
     )
 
 

@@ -79,6 +79,7 @@ def _style_out(view: StyleAvailability) -> StyleAvailabilityOut:
         name=view.name,
         brand=view.brand,
         colour=view.colour,
+        colours=list(view.colours),
         category=view.category,
         image_url=view.image_url,
         price=Money(minor=view.price_minor, currency=view.currency, formatted=view.price),
@@ -125,12 +126,18 @@ def style_availability(
     style: str = Path(..., max_length=64, description="A style code, or the SKU of one of its sizes."),
     near: str | None = Query(None, max_length=64, description="A location code: the `here` column and distances."),
     nearby: int = Query(availability.NEARBY, ge=0, le=availability.MAX_NEARBY, description="How many nearby stores."),
+    colour: str | None = Query(
+        None,
+        max_length=50,
+        description="For a style in several colours: which one "
+        "(default: the SKU's colour, else the first of `colours`).",
+    ),
     caller: Caller = Depends(session_or_token_caller),
     session: Session = Depends(read_session),
 ) -> StyleAvailabilityOut:
     _require_read(caller)
     here = availability.location_for(session, code=near, field="near") if near else None
     view = availability.style_availability(
-        session, style, here_location_id=here.id if here is not None else None, nearby=nearby
+        session, style, here_location_id=here.id if here is not None else None, nearby=nearby, colour=colour
     )
     return _style_out(view)

@@ -83,7 +83,8 @@ class StyleAvailabilityOut(Schema):
     style_code: str
     name: str
     brand: str | None
-    colour: str | None
+    colour: str | None = Field(description="The colour shown (a style in several colours shows one at a time).")
+    colours: list[str] = Field(description="Every colour of the style; ask for another with `colour=`.")
     category: str | None
     image_url: str | None
     price: Money = Field(description="The lowest price of the style's sizes (in the lead size's currency).")

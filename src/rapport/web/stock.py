@@ -29,9 +29,10 @@ NEARBY_COLUMNS = 3
 LOW_STOCK = 2
 
 
-def style_href(style_code: str, store: str | None = None) -> str:
+def style_href(style_code: str, store: str | None = None, colour: str | None = None) -> str:
     path = f"/stock/{quote(style_code, safe='')}"
-    return f"{path}?{urlencode({'store': store})}" if store else path
+    query = {k: val for k, val in (("store", store), ("colour", colour)) if val}
+    return f"{path}?{urlencode(query)}" if query else path
 
 
 def hold_href(sku: str, location_code: str) -> str:
@@ -83,6 +84,7 @@ def stock_style(
     request: Request,
     style_code: str = Path(..., max_length=64),
     store: str = Query("", max_length=64),
+    colour: str = Query("", max_length=50),
     caller: Caller = Depends(page_caller),
     session: Session = Depends(read_session),
 ) -> Response:
@@ -93,6 +95,7 @@ def stock_style(
         notice, store = f"No store “{store}”: showing your own.", ""
         here = availability.location_for(session, associate_id=caller.associate_id)
     view = availability.style_availability(
-        session, style_code, here_location_id=here.id if here is not None else None, nearby=NEARBY_COLUMNS
-    )
+        session, style_code, here_location_id=here.id if here is not None else None, nearby=NEARBY_COLUMNS,
+        colour=colour or None,
+    )  # fmt: skip
     return render(request, "stock/style.html", {"view": view, "store": store, "notice": notice, **_HELPERS})
