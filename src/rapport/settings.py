@@ -45,6 +45,19 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(default=15, ge=1, description="How far back failed sign-ins are counted.")
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=20, ge=1)
+    hold_default_hours: int = Field(
+        default=48,
+        ge=1,
+        le=24 * 90,
+        description="How long an item put aside for a client is kept when no time is given.",
+    )
+    hold_max_days: int = Field(default=14, ge=1, le=90, description="The longest a hold may last.")
+    pickup_collect_days: int = Field(
+        default=7,
+        ge=1,
+        le=60,
+        description="Days a click-and-collect client has to collect before the items go back on sale.",
+    )
 
     @property
     def is_sqlite(self) -> bool:

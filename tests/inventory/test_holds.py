@@ -163,3 +163,23 @@ def test_a_merged_clients_holds_follow_the_survivor(shop):
     with shop.read() as s:
         assert [h.id for h in holds.holds_of_client(s, other)] == [hold.id]
         assert [h.id for h in holds.holds_of_client(s, cid)] == [hold.id]  # the old id resolves
+
+
+def test_the_retailer_sets_how_long_holds_last(shop, monkeypatch, fixed_clock):
+    monkeypatch.setenv("RAPPORT_HOLD_DEFAULT_HOURS", "6")
+    monkeypatch.setenv("RAPPORT_HOLD_MAX_DAYS", "2")
+    from rapport.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        cid = _alicia(shop)
+        with shop.write() as s:
+            hold = holds.place_hold(s, customer_id=cid, sku="SCARF-SILK", location_code="PAR")
+        assert hold.expires_at == fixed_clock.now() + timedelta(hours=6)
+        with pytest.raises(InvalidRecord, match="at most 2 days"), shop.write() as s:
+            holds.place_hold(s, customer_id=cid, sku="SCARF-SILK", location_code="PAR",
+                             until=fixed_clock.now() + timedelta(days=3))  # fmt: skip
+    finally:
+        monkeypatch.delenv("RAPPORT_HOLD_DEFAULT_HOURS")
+        monkeypatch.delenv("RAPPORT_HOLD_MAX_DAYS")
+        get_settings.cache_clear()

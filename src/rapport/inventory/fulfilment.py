@@ -85,6 +85,7 @@ from rapport.inventory.fulfilment_views import (
     screen,
 )
 from rapport.inventory.sourcing import Need, SourcingRules
+from rapport.settings import get_settings
 
 __all__ = [
     "COLLECT_DAYS", "STATUS_GROUPS", "FulfilmentView", "PickLine", "SourcingRules", "allocate_pickup", "can_act",
@@ -94,6 +95,7 @@ __all__ = [
 ]  # fmt: skip
 
 #: Days a ready pickup waits for its client before going back to stock (``mark_ready(collect_days=...)``).
+#: The default of ``RAPPORT_PICKUP_COLLECT_DAYS`` (what mark_ready uses when not told).
 COLLECT_DAYS = 7
 MAX_COLLECT_DAYS = 60
 CANCELLABLE: dict[str, tuple[str, ...]] = {
@@ -174,7 +176,7 @@ def mark_ready(
 ) -> FulfilmentView:
     """The pickup waits in the collection area until ``collect_by`` (ready + ``collect_days``, default
     :data:`COLLECT_DAYS`); the client is told (see the module docstring)."""
-    days = COLLECT_DAYS if collect_days is None else collect_days
+    days = get_settings().pickup_collect_days if collect_days is None else collect_days
     if not 1 <= days <= MAX_COLLECT_DAYS:
         raise InvalidRecord.one("collect_days", f"must be between 1 and {MAX_COLLECT_DAYS}, got {days}")
     now = clock.now()

@@ -41,8 +41,10 @@ class SourceIn(BaseModel):
 class ReadyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    collect_days: Annotated[int, Field(ge=1, le=60)] = Field(
-        default=COLLECT_DAYS, description="Days the client has to collect before the items go back on sale."
+    collect_days: Annotated[int, Field(ge=1, le=60)] | None = Field(
+        default=None,
+        description="Days the client has to collect before the items go back on sale (default: the retailer's "
+        f"RAPPORT_PICKUP_COLLECT_DAYS, {COLLECT_DAYS} unless set).",
     )
 
 

@@ -30,8 +30,10 @@ from rapport.errors import Conflict, InvalidRecord, NotFound
 from rapport.identity.merge import resolve_id
 from rapport.inventory import stock
 from rapport.inventory.models import Location, Reservation
+from rapport.settings import get_settings
 
-#: A hold without a time lasts this long; none may last longer than MAX_DAYS.
+#: How long a hold lasts without a time, and at most: the retailer's settings
+#: (``RAPPORT_HOLD_DEFAULT_HOURS``, ``RAPPORT_HOLD_MAX_DAYS``; these are their defaults).
 DEFAULT_HOURS = 48
 MAX_DAYS = 14
 MAX_QUANTITY = 10
@@ -119,13 +121,14 @@ def place_hold(
     if location.kind != "store":
         raise InvalidRecord.one("location", f"{location.name} is a {location.kind}: holds are kept at stores")
     now = clock.now()
-    expires_at = until if until is not None else now + timedelta(hours=DEFAULT_HOURS)
+    settings = get_settings()
+    expires_at = until if until is not None else now + timedelta(hours=settings.hold_default_hours)
     if expires_at.tzinfo is None:
         raise InvalidRecord.one("until", "needs a timezone (e.g. 2026-11-24T19:00:00+01:00)")
     if expires_at <= now:
         raise InvalidRecord.one("until", "must be in the future")
-    if expires_at > now + timedelta(days=MAX_DAYS):
-        raise InvalidRecord.one("until", f"a hold lasts at most {MAX_DAYS} days")
+    if expires_at > now + timedelta(days=settings.hold_max_days):
+        raise InvalidRecord.one("until", f"a hold lasts at most {settings.hold_max_days} days")
     label = f"{product.sku} at {location.name}"
     [hold_id] = stock.reserve(
         session,

@@ -34,7 +34,8 @@ class HoldIn(BaseModel):
     quantity: Annotated[int, Field(ge=1, le=holds.MAX_QUANTITY)] = 1
     until: AwareDatetime | None = Field(
         default=None,
-        description=f"When the hold lapses (default: {holds.DEFAULT_HOURS} hours; at most {holds.MAX_DAYS} days).",
+        description="When the hold lapses (default: RAPPORT_HOLD_DEFAULT_HOURS, 48 hours unless set; at most "
+        "RAPPORT_HOLD_MAX_DAYS, 14 days).",
     )
     note: Annotated[str, Field(max_length=500)] | None = None
     idempotency_key: Annotated[str, Field(min_length=8, max_length=100)] | None = Field(

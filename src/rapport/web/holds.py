@@ -35,6 +35,7 @@ from rapport.identity.merge import resolve_id
 from rapport.inventory import holds, stock
 from rapport.inventory.holds_api import authorize_release
 from rapport.inventory.models import Location
+from rapport.settings import get_settings
 from rapport.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -97,7 +98,11 @@ def _form_context(
         "client_name": " ".join(p for p in (client.first_name, client.last_name) if p) if client else "",
         "stores": stores,
         "chosen": chosen,
-        "untils": until_choices(tz, clock.now()),
+        "untils": [
+            (value, label)
+            for value, label in until_choices(tz, clock.now())
+            if datetime.fromisoformat(value) <= clock.now() + timedelta(days=get_settings().hold_max_days)
+        ],
         "max_quantity": min(holds.MAX_QUANTITY, chosen.available) if chosen else 1,
         "errors": {},
         "form": {},
