@@ -91,7 +91,7 @@ class ImportOptions:
     #: For datetimes written without an offset (``2026-11-02 14:31``), as POS exports often do.
     timezone: str | None = None
     ignore_unknown_columns: bool = False
-    #: Worker processes (PostgreSQL, events and orders): 0 = 2 or more for big files, 1 = this process only.
+    #: Worker processes (PostgreSQL, events and orders): 0 = 3 or 4 for big files, 1 = this process only.
     jobs: int = 0
 
 

@@ -86,7 +86,7 @@ def import_command(
         typer.Option(
             min=0,
             max=32,
-            help="Worker processes (PostgreSQL; events and orders). 0: two or more for big files; 1: one process.",
+            help="Worker processes (PostgreSQL; events and orders). 0: three or four for big files; 1: one process.",
         ),
     ] = 0,
 ) -> None:
