@@ -183,3 +183,33 @@ def test_the_retailer_sets_how_long_holds_last(shop, monkeypatch, fixed_clock):
         monkeypatch.delenv("RAPPORT_HOLD_DEFAULT_HOURS")
         monkeypatch.delenv("RAPPORT_HOLD_MAX_DAYS")
         get_settings.cache_clear()
+
+
+def test_a_double_tap_racing_on_postgresql_places_one_hold(pg_db):
+    import threading
+
+    seed_reference(pg_db)
+    ok(ingest(pg_db, "customers", alicia()))
+    ok(ingest(pg_db, "stock", {"sku": "SCARF-SILK", "location": "PAR", "on_hand": 5}))
+    cid = _alicia(pg_db)
+    barrier = threading.Barrier(4)
+    placed: list[int] = []
+    errors: list[BaseException] = []
+
+    def tap() -> None:
+        barrier.wait()
+        try:
+            placed.append(holds.place_hold_once(pg_db, customer_id=cid, sku="SCARF-SILK", location_code="PAR",
+                                                idempotency_key="tap-race-0001").id)  # fmt: skip
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=tap) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(set(placed)) == 1 and len(placed) == 4
+    with pg_db.read() as s:
+        assert s.scalar(select(StockLevel.reserved).join(Location, Location.id == StockLevel.location_id)
+                        .where(Location.code == "PAR")) == 1  # fmt: skip

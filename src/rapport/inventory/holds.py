@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rapport import clock
@@ -25,7 +26,7 @@ from rapport.catalog.models import Product
 from rapport.commerce.models import Order, OrderLine
 from rapport.customers import timeline
 from rapport.customers.models import Customer
-from rapport.db import one_of
+from rapport.db import Database, one_of
 from rapport.errors import Conflict, InvalidRecord, NotFound
 from rapport.identity.merge import resolve_id
 from rapport.inventory import stock
@@ -156,6 +157,20 @@ def place_hold(
         detail={"hold": hold_id, "sku": product.sku, "location": location.code, "quantity": quantity},
     )  # fmt: skip
     return get_hold(session, hold_id)
+
+
+def place_hold_once(db: Database, **request: Any) -> HoldView:
+    """:func:`place_hold` in its own unit of work, safe against a double tap: two requests with the same
+    idempotency key at the same moment place one hold (on PostgreSQL the second waits on the key's
+    unique index, is refused, and finds the first one's hold on its second try)."""
+    for attempt in (1, 2):
+        try:
+            with db.write() as session:
+                return place_hold(session, **request)
+        except IntegrityError:
+            if attempt == 2 or not request.get("idempotency_key"):
+                raise
+    raise AssertionError("unreachable")
 
 
 def release_hold(

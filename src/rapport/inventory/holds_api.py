@@ -93,19 +93,18 @@ def place_hold(
     db: Database = Depends(database),
 ) -> HoldOut:
     _require(caller, "write")
-    with db.write() as session:
-        view = holds.place_hold(
-            session,
-            customer_id=body.client_id,
-            sku=body.sku,
-            location_code=body.location,
-            quantity=body.quantity,
-            until=body.until,
-            note=body.note,
-            associate_id=caller.associate_id,
-            actor=audit_actor(caller, request),
-            idempotency_key=body.idempotency_key,
-        )
+    view = holds.place_hold_once(
+        db,
+        customer_id=body.client_id,
+        sku=body.sku,
+        location_code=body.location,
+        quantity=body.quantity,
+        until=body.until,
+        note=body.note,
+        associate_id=caller.associate_id,
+        actor=audit_actor(caller, request),
+        idempotency_key=body.idempotency_key,
+    )
     return HoldOut.model_validate(view)
 
 

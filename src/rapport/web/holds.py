@@ -155,9 +155,8 @@ def place(
             expires = datetime.fromisoformat(until) if until else None
         except ValueError:
             raise InvalidRecord.one("until", "choose when the hold ends") from None
-        with db.write() as session:
-            hold = holds.place_hold(
-                session, customer_id=client, sku=sku, location_code=location, quantity=int(quantity), until=expires,
+        hold = holds.place_hold_once(
+                db, customer_id=client, sku=sku, location_code=location, quantity=int(quantity), until=expires,
                 note=note.strip() or None, associate_id=caller.associate_id, actor=audit_actor(caller, request),
                 idempotency_key=key or None,
             )  # fmt: skip
