@@ -485,11 +485,19 @@ def lookups(engine: str, data: DataSet, plan: Plan, log: Log) -> Figure:
             stores = list(session.scalars(select(Location.id).where(Location.kind == "store").order_by(Location.id)))
             warmup = min(WARMUP, plan.inventory_lookups)
             chosen = [(rng.choice(styles), rng.choice(stores)) for _ in range(plan.inventory_lookups + warmup)]
-            ids: dict[str, list[int]] = {}
-            for style, pid in session.execute(
-                select(Product.style_code, Product.id).where(Product.style_code.in_(sorted({s for s, _ in chosen})))
+            by_colour: dict[str, dict[str | None, list[int]]] = {}
+            for style, pid, colour in session.execute(
+                select(Product.style_code, Product.id, Product.colour).where(
+                    Product.style_code.in_(sorted({s for s, _ in chosen}))
+                )
             ):
-                ids.setdefault(style, []).append(pid)
+                by_colour.setdefault(style, {}).setdefault(colour, []).append(pid)
+            # A style in several colours shows one at a time (the first, by name): the baseline reads the
+            # same rows, those of that colour's SKUs.
+            ids: dict[str, list[int]] = {}
+            for style, colours in by_colour.items():
+                named = sorted((c for c in colours if c), key=str.lower)
+                ids[style] = colours[named[0]] if len(named) > 1 else [p for found in colours.values() for p in found]
 
         def ours(style: str, here: int) -> tuple[float, float]:
             started, cpu = time.perf_counter(), time.thread_time()
