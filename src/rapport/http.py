@@ -90,6 +90,13 @@ class SignInRequired(Exception):
         self.next_path = next_path
 
 
+def require_scope(caller: Caller, *any_of: str) -> None:
+    """An integration token needs one of these scopes; a signed-in associate is judged by the
+    permission rules instead (the route applies them)."""
+    if caller.kind != "associate" and not set(any_of) & set(caller.scopes):
+        raise PermissionDenied(f"{caller.label} lacks the {' or '.join(repr(s) for s in any_of)} scope")
+
+
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 

@@ -18,8 +18,7 @@ from rapport.associates.permissions import require_view_client
 from rapport.commerce import store_returns
 from rapport.commerce.schemas import OrderForReturnOut, ReturnIn, ReturnOut
 from rapport.db import Database
-from rapport.errors import PermissionDenied
-from rapport.http import Caller, audit_actor, database, read_session, session_or_token_caller
+from rapport.http import Caller, audit_actor, database, read_session, require_scope, session_or_token_caller
 
 router = APIRouter(prefix="/returns", tags=["returns"])
 
@@ -33,8 +32,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _require(caller: Caller, scope: str) -> None:
-    if caller.kind != "associate" and scope not in caller.scopes:
-        raise PermissionDenied(f"{caller.label} lacks the {scope!r} scope")
+    require_scope(caller, scope)
     if caller.kind == "associate":
         require_view_client(caller.actor)
 

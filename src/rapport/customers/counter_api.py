@@ -21,7 +21,7 @@ from rapport.customers import counter
 from rapport.customers.schemas import Schema
 from rapport.db import Database
 from rapport.errors import PermissionDenied
-from rapport.http import Caller, audit_actor, database, read_session, session_or_token_caller
+from rapport.http import Caller, audit_actor, database, read_session, require_scope, session_or_token_caller
 
 router = APIRouter(tags=["customers"])
 
@@ -139,9 +139,7 @@ def create_client(
     caller: Caller = Depends(session_or_token_caller),
     db: Database = Depends(database),
 ) -> CreatedOut | JSONResponse:
-    actor = caller.actor
-    if not actor.is_associate and not {"ingest", "write"} & actor.scopes:
-        raise PermissionDenied(f"{caller.label} lacks the 'ingest' or 'write' scope")
+    require_scope(caller, "ingest", "write")
     with db.read() as session:
         store, region = _counter_store(caller, session, body.store)
         desk = counter.counter_at(session, store, region)

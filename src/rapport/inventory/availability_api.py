@@ -13,8 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.orm import Session
 
 from rapport.customers.schemas import Money
-from rapport.errors import PermissionDenied
-from rapport.http import Caller, read_session, session_or_token_caller
+from rapport.http import Caller, read_session, require_scope, session_or_token_caller
 from rapport.inventory import availability
 from rapport.inventory.availability import Place, StyleAvailability
 from rapport.inventory.schemas import (
@@ -35,11 +34,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No product of that style or SKU."},
     422: {"description": "An unknown SKU or location (the error names the field and the value), or too many SKUs."},
 }
-
-
-def _require_read(caller: Caller) -> None:
-    if caller.kind != "associate" and "read" not in caller.scopes:
-        raise PermissionDenied(f"{caller.label} lacks the 'read' scope")
 
 
 @router.get(
@@ -63,7 +57,7 @@ def sku_availability(
     caller: Caller = Depends(session_or_token_caller),
     session: Session = Depends(read_session),
 ) -> AvailabilityOut:
-    _require_read(caller)
+    require_scope(caller, "read")
     found = availability.sku_availability(session, sku, location)
     return AvailabilityOut(skus=[SkuAvailabilityOut.model_validate(s) for s in found])
 
@@ -135,7 +129,7 @@ def style_availability(
     caller: Caller = Depends(session_or_token_caller),
     session: Session = Depends(read_session),
 ) -> StyleAvailabilityOut:
-    _require_read(caller)
+    require_scope(caller, "read")
     here = availability.location_for(session, code=near, field="near") if near else None
     view = availability.style_availability(
         session, style, here_location_id=here.id if here is not None else None, nearby=nearby, colour=colour

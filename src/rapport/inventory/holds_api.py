@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from rapport.db import Database
 from rapport.errors import InvalidRecord, PermissionDenied
-from rapport.http import Caller, audit_actor, database, read_session, session_or_token_caller
+from rapport.http import Caller, audit_actor, database, read_session, require_scope, session_or_token_caller
 from rapport.inventory import holds
 from rapport.inventory.models import Location
 
@@ -78,11 +78,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _require(caller: Caller, scope: str) -> None:
-    if caller.kind != "associate" and scope not in caller.scopes:
-        raise PermissionDenied(f"{caller.label} lacks the {scope!r} scope")
-
-
 @router.post(
     "/holds", response_model=HoldOut, status_code=201, summary="Put an item aside for a client", responses=_ERRORS
 )
@@ -92,7 +87,7 @@ def place_hold(
     caller: Caller = Depends(session_or_token_caller),
     db: Database = Depends(database),
 ) -> HoldOut:
-    _require(caller, "write")
+    require_scope(caller, "write")
     view = holds.place_hold_once(
         db,
         customer_id=body.client_id,
@@ -116,7 +111,7 @@ def list_holds(
     caller: Caller = Depends(session_or_token_caller),
     session: Session = Depends(read_session),
 ) -> list[HoldOut]:
-    _require(caller, "read")
+    require_scope(caller, "read")
     if (client_id is None) == (location is None):
         raise InvalidRecord.one("client_id", "give either client_id or location")
     if client_id is not None:
@@ -133,7 +128,7 @@ def list_holds(
 def get_hold(
     hold_id: int, caller: Caller = Depends(session_or_token_caller), session: Session = Depends(read_session)
 ) -> HoldOut:
-    _require(caller, "read")
+    require_scope(caller, "read")
     return HoldOut.model_validate(holds.get_hold(session, hold_id))
 
 
@@ -150,7 +145,7 @@ def release_hold(
     caller: Caller = Depends(session_or_token_caller),
     db: Database = Depends(database),
 ) -> HoldOut:
-    _require(caller, "write")
+    require_scope(caller, "write")
     with db.write() as session:
         authorize_release(caller, holds.get_hold(session, hold_id))
         view = holds.release_hold(

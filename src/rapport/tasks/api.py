@@ -19,7 +19,7 @@ from rapport import clock
 from rapport.associates.permissions import can_view_book, store_ids_of
 from rapport.db import Database
 from rapport.errors import InvalidRecord, NotFound, PermissionDenied
-from rapport.http import Caller, audit_actor, database, read_session, session_or_token_caller
+from rapport.http import Caller, audit_actor, database, read_session, require_scope, session_or_token_caller
 from rapport.tasks import actions, config, focus
 from rapport.tasks.models import TASK_STATUSES, TASK_TYPES
 from rapport.tasks.schemas import (
@@ -65,11 +65,6 @@ def _instant(name: str, value: str | None) -> datetime | None:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def _require_read(caller: Caller) -> None:
-    if caller.kind != "associate" and "read" not in caller.scopes:
-        raise PermissionDenied(f"{caller.label} lacks the 'read' scope")
-
-
 def _rule_out(rule: config.RuleSettings) -> RuleOut:
     return RuleOut(
         name=rule.name,
@@ -103,7 +98,7 @@ def list_tasks(
     caller: Caller = Depends(session_or_token_caller),
     session: Session = Depends(read_session),
 ) -> TaskPageOut:
-    _require_read(caller)
+    require_scope(caller, "read")
     scope = focus.scope_for(session, caller.actor)
     if associate_id is not None and not scope.everything and associate_id not in scope.associate_ids:
         raise PermissionDenied(f"the tasks of associate {associate_id} are not yours to see")
@@ -182,7 +177,7 @@ def team(
 
 @router.get("/rules", response_model=list[RuleOut], summary="Every task rule's settings (and pressure, focus)")
 def rules(caller: Caller = Depends(session_or_token_caller), session: Session = Depends(read_session)) -> list[RuleOut]:
-    _require_read(caller)
+    require_scope(caller, "read")
     return [_rule_out(r) for r in config.settings(session).values()]
 
 
@@ -190,7 +185,7 @@ def rules(caller: Caller = Depends(session_or_token_caller), session: Session = 
 def rule(
     name: str, caller: Caller = Depends(session_or_token_caller), session: Session = Depends(read_session)
 ) -> RuleOut:
-    _require_read(caller)
+    require_scope(caller, "read")
     found = config.settings(session).get(name)
     if found is None:
         raise NotFound(f"no task rule named {name!r}; known: {', '.join(config.DEFAULTS)}")
