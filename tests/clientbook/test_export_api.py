@@ -250,8 +250,6 @@ def test_each_exported_client_is_on_the_audit_log_once_with_who_when_and_where(d
     assert [e["actor_id"] for e in alicia.json()["events"]] == [people.ana]
 
 
-
-
 def test_the_audit_rows_are_written_as_record_by_writes_them(db, people):
     actor = audit.AuditActor("associate", people.ana, "associate:" + "A" * 300, "203.0.113.9" * 10, "UA" * 400)
     with db.write() as session:

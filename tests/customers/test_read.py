@@ -278,8 +278,6 @@ def test_an_unknown_client_is_not_found(db):
 # -- a bounded read ------------------------------------------------------------------------------
 
 
-
-
 def test_the_360_runs_the_same_few_statements_whatever_the_length_of_the_history(db, alicia, ingest: Ingest):
     small = ingest("customers", {"source": "pos", "id": "s", "first_name": "Sam", "emails": ["s@example.com"]})
     ref = {"email": "s@example.com"}

@@ -51,8 +51,6 @@ def titles(views: list[focus.TaskView]) -> list[str]:
     return [v.title for v in views]
 
 
-
-
 # -- the focus list ------------------------------------------------------------------------------
 
 

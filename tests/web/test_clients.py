@@ -402,8 +402,6 @@ def test_the_timeline_pages_on_with_the_cursor(db, people, browser):
 # -- a page a phone can afford ------------------------------------------------------------------------
 
 
-
-
 def busy_history(db: Database) -> None:
     """Bob gets 60 orders of two lines, 60 try-ons and 40 notes: a long-standing client."""
     ref = {"source": "pos", "id": "B-1"}

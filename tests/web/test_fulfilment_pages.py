@@ -48,8 +48,6 @@ def _paris(s: Any) -> int:
     return found.id
 
 
-
-
 def test_the_screen_shows_the_stores_sections_and_a_pick_list(db, browser: TestClient, places):
     put(db, ("COAT-CAMEL-M", "PAR", 1), ("SCARF-SILK", "WH-FR", 1))
     fid = pickup_at_paris(db, "P1")
