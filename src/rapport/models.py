@@ -7,6 +7,10 @@ from rapport.customers import models as customers
 from rapport.db import Base
 from rapport.identity import models as identity
 from rapport.inventory import models as inventory
+from rapport.jobs import models as jobs
+from rapport.outreach import models as outreach
 from rapport.tasks import models as tasks
 
-__all__ = ["Base", "associates", "catalog", "commerce", "customers", "identity", "inventory", "tasks"]
+__all__ = [
+    "Base", "associates", "catalog", "commerce", "customers", "identity", "inventory", "jobs", "outreach", "tasks",
+]  # fmt: skip

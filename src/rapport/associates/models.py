@@ -28,6 +28,11 @@ class Associate(Base):
     regions: Mapped[list[str]] = mapped_column(Json, default=list)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: A business line the retailer gave this associate (E.164) for SMS and WhatsApp; never a
+    #: personal phone. Without one, messages go from their store's number.
+    business_phone: Mapped[str | None] = mapped_column(String(32))
+    #: Out of office until then: their clients' messages go to the store's shared inbox meanwhile.
+    away_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     @property

@@ -136,7 +136,7 @@ TIMELINE_KINDS = (
     "page_view", "product_view", "wishlist_add", "wishlist_remove", "cart_add", "cart_abandoned",
     "social_like", "social_comment", "social_mention", "try_on",
     "message", "appointment", "note", "consent", "profile", "merge", "unmerge",
-    "hold", "fulfilment",
+    "hold", "fulfilment", "link_opened", "handover",
 )  # fmt: skip
 
 

@@ -51,6 +51,10 @@ class Location(Base):
     fulfils_online: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: Takes click-and-collect orders (stores).
     accepts_pickup: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    #: The store's business lines for client messages (E.164) and its reply address.
+    sms_number: Mapped[str | None] = mapped_column(String(32))
+    whatsapp_number: Mapped[str | None] = mapped_column(String(32))
+    email_address: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
