@@ -101,7 +101,7 @@ WISHLIST_LIMIT = 100
 TRY_ON_LIMIT = 50
 FAVOURITES = 3
 #: Channels a timeline entry may carry: the sales channels and the conversation channels.
-TIMELINE_CHANNELS = (*CHANNELS, "email", "sms", "whatsapp")
+TIMELINE_CHANNELS = (*CHANNELS, "email", "sms", "whatsapp", "web")
 
 
 # -- the read model ----------------------------------------------------------------------------
