@@ -36,6 +36,7 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     from rapport.db import get_database
     from rapport.identity.candidates import BackgroundDrainer
     from rapport.inventory.housekeeping import Housekeeper
+    from rapport.outreach.dispatch import outreach_runner
     from rapport.runtime import tune_gc
     from rapport.settings import get_settings
     from rapport.tasks.triggers import TaskTriggers
@@ -51,8 +52,14 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     housekeeper = Housekeeper(get_database) if background else None
     if housekeeper is not None:
         housekeeper.start()  # lapsed holds and uncollected pickups back to stock (or in `rapport worker`)
+    runner = outreach_runner(get_database) if background else None
+    if runner is not None:
+        _app.state.job_runner = runner
+        runner.start()  # sends queued messages (or `rapport worker` processes do)
     tune_gc()
     yield
+    if runner is not None:
+        runner.stop()
     if housekeeper is not None:
         housekeeper.stop()
     if triggers is not None:
@@ -110,19 +117,26 @@ def create_app() -> FastAPI:
     from rapport.inventory.availability_api import router as availability_router
     from rapport.inventory.fulfilment_api import router as fulfilment_router
     from rapport.inventory.holds_api import router as holds_router
+    from rapport.outreach.api import router as outreach_router
+    from rapport.outreach.api import webhooks as outreach_webhooks
+    from rapport.outreach.look_pages import router as look_pages
+    from rapport.outreach.templates_api import router as templates_router
     from rapport.tasks.api import router as tasks_router
     from rapport.tasks.campaigns_api import router as campaigns_router
     from rapport.web.audit_pages import router as audit_pages
     from rapport.web.book import router as book_pages
     from rapport.web.campaigns import router as campaign_pages
     from rapport.web.clients import router as clients_pages
+    from rapport.web.conversations import router as conversation_pages
     from rapport.web.fulfilment import router as fulfilment_pages
     from rapport.web.holds import router as hold_pages
+    from rapport.web.message_templates import router as message_template_pages
     from rapport.web.newclient import router as newclient_pages
     from rapport.web.notifications import router as notification_pages
     from rapport.web.returns import router as return_pages
     from rapport.web.stock import router as stock_pages
     from rapport.web.tasks import router as task_pages
+    from rapport.web.unsubscribe import router as unsubscribe_pages
 
     app.include_router(ingest_router, prefix="/api/v1")
     app.include_router(customers_router, prefix="/api/v1")
@@ -137,6 +151,9 @@ def create_app() -> FastAPI:
     app.include_router(holds_router, prefix="/api/v1")
     app.include_router(fulfilment_router, prefix="/api/v1")
     app.include_router(returns_router, prefix="/api/v1")
+    app.include_router(outreach_router, prefix="/api/v1")
+    app.include_router(outreach_webhooks, prefix="/api/v1")
+    app.include_router(templates_router, prefix="/api/v1")
     app.include_router(newclient_pages)  # /clients/new before /clients/{customer_id}
     app.include_router(book_pages)
     app.include_router(notification_pages)
@@ -147,6 +164,10 @@ def create_app() -> FastAPI:
     app.include_router(hold_pages)
     app.include_router(fulfilment_pages)
     app.include_router(return_pages)
+    app.include_router(conversation_pages)
+    app.include_router(unsubscribe_pages)
+    app.include_router(look_pages)
+    app.include_router(message_template_pages)
     app.include_router(clients_pages)
     mount_web(app)
     _publish_record_schemas(app)

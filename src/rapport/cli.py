@@ -132,7 +132,7 @@ def worker(
         24.0, min=0, help="Hours between full task sweeps, the first at start (0: none)."
     ),
 ) -> None:
-    """Run background work outside the app processes: the duplicate scan, tasks, and stock housekeeping.
+    """Run background work outside the app processes: sending messages, the duplicate scan, tasks, stock housekeeping.
 
     Start one or more next to `rapport serve --workers N` with RAPPORT_BACKGROUND_SCAN=false on the app
     processes. Several workers share the queue safely on PostgreSQL (FOR UPDATE SKIP LOCKED). Stops
@@ -140,7 +140,8 @@ def worker(
     entries, stock signals and clients (the app processes, told to leave background work, do not
     raise tasks on their events) and runs the full sweep every --sweep-every hours (idempotent:
     several workers may sweep). Stock: lapsed holds and pickups not collected in time go back to
-    stock every minute.
+    stock every minute. Messages: queued messages are sent through their channel (several workers
+    share the queue; a worker killed mid-send loses nothing).
     """
     import signal
     import threading
@@ -168,6 +169,15 @@ def worker(
         triggers = TaskTriggers(get_database, poll_every=0.5, sweep_every=sweep_every * 3600 or None)
         triggers.start()
         console.print(f"Tasks: following new rows every 0.5 s; full sweep every {sweep_every:g} h")
+    from rapport.outreach.dispatch import outreach_runner
+
+    runner = outreach_runner(get_database)
+    if once:
+        sent = runner.drain(max_seconds=300)
+        console.print(f"Messages: {sent} queued message(s) handled")
+    else:
+        runner.start()
+        console.print("Messages: sending queued messages as they come")
     housekeeper = None
     if once:
         swept_stock = stock_sweep(db)
@@ -189,6 +199,8 @@ def worker(
                 break
             stop.wait(interval)
     finally:
+        if not once:
+            runner.stop()
         if housekeeper is not None:
             housekeeper.stop()
         if triggers is not None:

@@ -624,3 +624,47 @@ def set_consent(session: Session, editor: Editor, customer_id: int, channel: str
         data={"granted": granted},
     )
     return ConsentSet(cid, channel, granted, editor.source, now, changed=True)
+
+
+def record_client_consent(
+    session: Session, customer_id: int, channel: str, granted: bool, *, source: str, said: str
+) -> ConsentSet:
+    """The client themselves says yes or no (a STOP text, an unsubscribe link): no associate involved.
+
+    ``source`` says how (``sms:keyword``, ``email:unsubscribe-link``), ``said`` what, in words, for the
+    timeline ("Replied STOP by SMS"). The same answer twice changes nothing.
+    """
+    from rapport.identity.merge import resolve_id
+
+    cid = resolve_id(session, customer_id)
+    if channel not in CONSENT_CHANNELS:
+        raise InvalidRecord.one("channel", f"expected one of {', '.join(CONSENT_CHANNELS)}")
+    current = session.execute(
+        select(CONSENT.c.granted, CONSENT.c.source, CONSENT.c.recorded_at)
+        .where(CONSENT.c.customer_id == cid, CONSENT.c.channel == channel)
+        .with_for_update()
+    ).first()
+    if current is not None and current.granted == granted:
+        return ConsentSet(cid, channel, granted, current.source, current.recorded_at, changed=False)
+    now = clock.now()
+    stmt = insert_for(session, CONSENT).values(
+        customer_id=cid, channel=channel, granted=granted, source=source, recorded_at=now
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[CONSENT.c.customer_id, CONSENT.c.channel],
+            set_={"granted": granted, "source": source, "recorded_at": now},
+        )
+    )
+    verb = "granted" if granted else "withdrawn"
+    timeline.append(
+        session,
+        [
+            timeline.entry(
+                customer_id=cid, kind="consent", channel=channel, source=source,
+                summary=f"{said}: consent to {channel} {verb}", external_id=f"consent:{uuid.uuid4().hex}",
+                occurred_at=now, recorded_at=now, actor_kind="client", data={"change": "consent", "granted": granted},
+            )
+        ],
+    )  # fmt: skip
+    return ConsentSet(cid, channel, granted, source, now, changed=True)

@@ -71,6 +71,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Home", "home", "home"),
     NavItem("Search", "search", "search"),
     NavItem("Clients", "client_book", "book"),
+    NavItem("Messages", "inbox", "chat"),
     NavItem("Stock", "stock", "box"),
     NavItem("Alerts", "notifications", "bell"),
 )
