@@ -16,7 +16,7 @@ from bench import harness, report
 from bench.plan import FULL, QUICK, Plan
 from bench.report import Figure
 
-BENCHMARKS = ("ingest", "import", "read", "tasks", "inventory")
+BENCHMARKS = ("ingest", "import", "read", "tasks", "inventory", "outreach")
 
 
 def _runner(name: str) -> Callable[[str, Plan, harness.Log], list[Figure]]:
@@ -36,6 +36,10 @@ def _runner(name: str) -> Callable[[str, Plan, harness.Log], list[Figure]]:
         from bench import inventory
 
         return inventory.run
+    if name == "outreach":
+        from bench import outreach
+
+        return outreach.run
     from bench import read_360
 
     return read_360.run

@@ -50,6 +50,11 @@ class Plan:
     #: Each thread count is measured this many times (with its baseline) and the best kept.
     inventory_passes: int = 2
     inventory_lookups: int = 500
+    #: Outreach: messages queued then sent by two worker processes; inbound webhook samples.
+    outreach_messages: int = 4_000
+    outreach_clients: int = 500
+    outreach_workers: int = 2
+    outreach_inbound_samples: int = 200
     #: A phase that runs longer than this stops early and reports the rate over what it did, so a
     #: slow build still finishes `make bench` in bounded time.
     phase_cap_seconds: float = 60.0
@@ -82,6 +87,9 @@ QUICK = Plan(
     inventory_seconds=2.0,
     inventory_passes=1,
     inventory_lookups=200,
+    outreach_messages=600,
+    outreach_clients=100,
+    outreach_inbound_samples=50,
     phase_cap_seconds=30.0,
 )
 #: For the smoke tests: every code path, at toy size.
@@ -113,5 +121,8 @@ TOY = Plan(
     inventory_seconds=0.3,
     inventory_passes=1,
     inventory_lookups=5,
+    outreach_messages=40,
+    outreach_clients=10,
+    outreach_inbound_samples=3,
     phase_cap_seconds=60.0,
 )

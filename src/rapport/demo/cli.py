@@ -116,6 +116,9 @@ def _print_report(console: Console, report: DemoReport) -> None:
     if report.holds or report.pickups:
         console.print(f"On the floor this morning: {report.holds} item(s) set aside for clients, "
                       f"{report.pickups} click-and-collect order(s) to pick, hand over or collected.")  # fmt: skip
+    if report.messages:
+        console.print(f"Conversations: {report.messages} message(s) in clients' threads, sent through the local "
+                      "outbox (nothing leaves this machine until SMTP or Twilio is configured).")  # fmt: skip
     settings = get_settings()
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]Demo credentials[/] (for a local trial only; stored in clear in {report.credentials_path}):")

@@ -194,6 +194,7 @@ class DemoReport:
     #: This morning on the floor: items set aside for clients, click-and-collect orders.
     holds: int = 0
     pickups: int = 0
+    messages: int = 0
 
 
 def has_customers(db: Database) -> bool:
@@ -343,6 +344,10 @@ def load_demo(
     floor = stage_floor(db, seed, plan.anchor)  # this morning on the floor: holds and click-and-collect orders
     report.holds = floor.holds
     report.pickups = sum(floor.pickups.values())
+    from rapport.demo.conversations import stage_conversations
+
+    talk = stage_conversations(db, seed)  # business lines, templates, this morning's threads (local outbox)
+    report.messages = talk.messages
     _summarise(db, report)
     path = credentials_path(db, credentials_dir)
     report.token = _demo_token(db, path)
