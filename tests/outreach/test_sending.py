@@ -14,8 +14,6 @@ from sqlalchemy import func, select, update
 
 from rapport import clock
 from rapport.associates.models import Associate
-from rapport.associates.permissions import Actor
-from rapport.customers.edits import Editor
 from rapport.customers.models import Customer, TimelineEntry
 from rapport.db import Database
 from rapport.errors import InvalidRecord
@@ -28,7 +26,8 @@ from rapport.outreach.dispatch import outreach_runner
 from rapport.outreach.inbound import Inbound, receive
 from rapport.outreach.models import Message
 from rapport.outreach.settings import OutreachSettings, set_outreach_settings
-from tests.factories import alicia, ingest, ok, seed_reference
+from tests.factories import ingest, ok
+from tests.outreach.shop import ana, send
 
 ALL_CONSENT = [{"channel": c, "granted": True} for c in ("email", "sms", "whatsapp")]
 
@@ -39,25 +38,6 @@ def _outreach_settings() -> Iterator[None]:
     yield
     set_outreach_settings(None)
     close_channels()
-
-
-@pytest.fixture
-def shop(db: Database) -> dict[str, Any]:
-    seed_reference(db)
-    ok(ingest(db, "customers", alicia(consent=ALL_CONSENT, home_store="PAR", assigned_associate="ANA")))
-    with db.read() as session:
-        ana = session.execute(select(Associate.id, Associate.home_location_id).where(Associate.code == "ANA")).one()
-        cid = session.scalar(select(Customer.id).where(Customer.first_name == "Alicia"))
-    return {"cid": cid, "ana": ana.id, "paris": ana.home_location_id}
-
-
-def ana(shop: dict[str, Any]) -> Editor:
-    return Editor(Actor.associate(shop["ana"], "associate", {shop["paris"]}), "Ana")
-
-
-def send(db: Database, shop: dict[str, Any], **kw: Any) -> service.Queued:
-    with db.write() as session:
-        return service.send_message(session, ana(shop), shop["cid"], **{"channel": "sms", "body": "Hello!", **kw})
 
 
 def messages(db: Database) -> list[Any]:

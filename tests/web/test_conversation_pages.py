@@ -169,3 +169,21 @@ def test_handing_a_client_over_tells_the_receiving_stores_team(db, browser, staf
     assert h.to_location_id == staffed.new_york and str(h.visit_on) == "2026-11-27"
     assert [n.associate_id for n in told] == [staffed.ben]
     assert "loves camel" in told[0].body and "Alicia Moreau" in told[0].title
+
+
+def test_an_associate_sets_out_of_office_and_back_from_the_inbox(db, browser, staffed, client_id):
+    from rapport.outreach.inbound import route
+
+    signed_in(browser, "ana@maison.example")
+    page = browser.get("/inbox")
+    assert "Set out of office" in page.text
+    assert browser.post("/me/away", data={"csrf_token": form_token(page), "back_on": "2026-11-30"}).status_code == 303
+    page = browser.get("/inbox")
+    assert "You are out of office until 30 Nov" in page.text
+    with db.read() as session:
+        assert route(session, client_id) == (None, staffed.paris)
+    past = browser.post("/me/away", data={"csrf_token": form_token(page), "back_on": "2026-11-01"})
+    assert past.status_code == 422 and "in the past" in past.text
+    assert browser.post("/me/away", data={"csrf_token": form_token(page)}).status_code == 303
+    with db.read() as session:
+        assert route(session, client_id) == (staffed.ana, None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -249,3 +250,27 @@ def stores_by_id(session: Session, ids: Iterable[int]) -> list[StoreRef]:
         .order_by(Location.name)
     )
     return [StoreRef(r.id, r.code, r.name, r.city) for r in rows]
+
+
+AWAY_MAX_DAYS = 120
+
+
+def set_away(session: Session, associate_id: int, until: datetime | None) -> datetime | None:
+    """Out of office until ``until`` (None: back now). Meanwhile their clients' messages go to the
+    store's shared inbox (:func:`rapport.outreach.inbound.route`). Returns what was set."""
+    from rapport import clock
+
+    now = clock.now()
+    if until is not None:
+        if until.tzinfo is None:
+            raise InvalidRecord.one("away_until", "give a time with its timezone")
+        if until <= now:
+            raise InvalidRecord.one("away_until", "the return is in the past")
+        if until > now + timedelta(days=AWAY_MAX_DAYS):
+            raise InvalidRecord.one("away_until", f"at most {AWAY_MAX_DAYS} days ahead")
+    person = session.get(Associate, associate_id)
+    if person is None:
+        raise NotFound(f"associate {associate_id} not found")
+    person.away_until = until
+    session.flush()
+    return until

@@ -11,8 +11,9 @@ Thin: parse, call :mod:`rapport.outreach` services, render.
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rapport import clock
+from rapport.associates.models import Associate
 from rapport.associates.permissions import require_view_client
 from rapport.customers import edits
 from rapport.customers.models import Consent, Customer
@@ -31,7 +33,7 @@ from rapport.inventory.models import Location
 from rapport.outreach import conversations, courtesy, handover, service, wording
 from rapport.outreach.models import MESSAGE_CHANNELS
 from rapport.web.templating import render
-from rapport.web.when import ago, day, time_of_day
+from rapport.web.when import ago, day
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,41 +64,82 @@ def _int(value: str | None) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _composer(session: Session, caller: Caller, cid: int, form: dict[str, str]) -> dict[str, Any]:
+def _composer(
+    session: Session, caller: Caller, cid: int, form: dict[str, str], last_channel: str | None = None
+) -> dict[str, Any]:
     from rapport.outreach import suggestions
 
-    clear = courtesy.clearances(session, cid)
+    reach = courtesy.reach_of(session, cid)
+    clear = {c: courtesy.clear(reach, c) for c in MESSAGE_CHANNELS}
     allowed = [c for c in MESSAGE_CHANNELS if clear[c].allowed]
-    channel = form.get("channel") or (allowed[0] if allowed else "sms")
+    # Answer on the channel the client last used, when it is open; else the first open one.
+    preferred = last_channel if last_channel in allowed else (allowed[0] if allowed else "sms")
+    channel = form.get("channel") or preferred
     home = session.scalar(select(Location.id).join(Customer, Customer.home_location_id == Location.id)
                           .where(Customer.id == cid))  # fmt: skip
     try:
         suggested = suggestions.suggest_products(session, cid, location_id=home, limit=6)
     except Exception:  # suggestions are a help, never a reason the composer fails
         suggested = []
+    # The same note on every channel (quiet hours) is said once.
+    notes: dict[str, list[str]] = {}
+    for c in MESSAGE_CHANNELS:
+        if clear[c].reason:
+            notes.setdefault(clear[c].reason or "", []).append(c)
     return {
         "clearances": [clear[c] for c in MESSAGE_CHANNELS],
+        "reasons": [(channels, reason, all(not clear[c].allowed for c in channels))
+                    for reason, channels in notes.items()],
         "channel": channel,
+        "client_zone": reach.timezone,
         "templates": wording.templates_for(session, channel),
         "suggestions": suggested,
         "form": form,
         "idem_key": form.get("key") or uuid.uuid4().hex,
         "fields": wording.FIELDS,
-    }
+    }  # fmt: skip
+
+
+def _reader_zone(session: Session, caller: Caller) -> ZoneInfo:
+    """Times in the thread are read in the associate's own store's time."""
+    tz = session.scalar(
+        select(Location.timezone)
+        .join(Associate, Associate.home_location_id == Location.id)
+        .where(Associate.id == caller.id)
+    )
+    try:
+        return ZoneInfo(tz or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _stamps(zone: ZoneInfo, client_zone: ZoneInfo | None = None) -> dict[str, Any]:
+    def stamp(value: datetime | None) -> str:
+        return "" if value is None else f"{day(value.astimezone(zone))} {value.astimezone(zone):%H:%M}"
+
+    def client_time(value: datetime | None) -> str:
+        if value is None:
+            return ""
+        z = client_zone or zone
+        return f"{value.astimezone(z):%H:%M} their time"
+
+    return {"stamp": stamp, "client_time": client_time}
 
 
 def _thread_context(session: Session, caller: Caller, customer_id: int, form: dict[str, str]) -> dict[str, Any]:
     require_view_client(caller.actor)
     client = _client(session, customer_id)
     thread = conversations.thread_of(session, client.id)
+    last = next((m.channel for m in reversed(thread.messages) if not m.outgoing), None)
+    last = last or (thread.messages[-1].channel if thread.messages else None)
+    composer = _composer(session, caller, client.id, form, last)
     return {
         "client": client,
         "client_name": _name(client),
         "thread": thread,
         "last_id": thread.messages[-1].id if thread.messages else 0,
-        "day": day,
-        "time_of_day": time_of_day,
-        **_composer(session, caller, client.id, form),
+        **_stamps(_reader_zone(session, caller), composer["client_zone"]),
+        **composer,
     }
 
 
@@ -134,8 +177,9 @@ def conversation_messages(
     require_view_client(caller.actor)
     thread = conversations.thread_of(session, customer_id, after_id=after)
     last = thread.messages[-1].id if thread.messages else after
-    context = {"messages": thread.messages, "client_id": thread.customer_id, "last_id": last, "day": day,
-               "time_of_day": time_of_day, "oob_poller": True}  # fmt: skip
+    client_zone = courtesy.reach_of(session, thread.customer_id).timezone if thread.messages else None
+    context = {"messages": thread.messages, "client_id": thread.customer_id, "last_id": last, "oob_poller": True,
+               **_stamps(_reader_zone(session, caller), client_zone)}  # fmt: skip
     return render(request, "conversations/_messages.html", context)
 
 
@@ -197,8 +241,34 @@ def inbox_page(
             else conversations.inbox(session, caller.id, store_ids=frozenset()))  # fmt: skip
     waiting = len(conversations.shared_inbox(session, stores, limit=100)) if stores else 0
     visits = handover.handovers_to(session, stores)
-    return render(request, "conversations/inbox.html", {"rows": rows, "shared": shared, "waiting_shared": waiting,
-                                                        "visits": visits, "ago": ago, "day": day})  # fmt: skip
+    away = session.scalar(select(Associate.away_until).where(Associate.id == caller.id))
+    away = away if away is not None and away > clock.now() else None
+    zone = _reader_zone(session, caller)
+    context = {"rows": rows, "shared": shared, "waiting_shared": waiting, "visits": visits, "ago": ago, "day": day,
+               "away": away.astimezone(zone) if away else None,
+               "tomorrow": (clock.now().astimezone(zone).date() + timedelta(days=1)).isoformat()}  # fmt: skip
+    return render(request, "conversations/inbox.html", context)
+
+
+@router.post("/me/away", name="set_away")
+async def set_away(
+    request: Request, caller: Caller = Depends(csrf_checked), db: Database = Depends(database)
+) -> Response:
+    """Out of office until the morning of the day I am back (my store's time), or back now."""
+    from rapport.associates.users import set_away as record_away
+
+    form = await _form(request)
+    with db.write() as session:
+        zone = _reader_zone(session, caller)
+        until = None
+        if form.get("back_on"):
+            try:
+                back = date.fromisoformat(form["back_on"])
+            except ValueError:
+                raise InvalidRecord.one("back_on", "choose the day you are back") from None
+            until = datetime.combine(back, datetime.min.time(), tzinfo=zone)
+        record_away(session, caller.id, until)
+    return RedirectResponse("/inbox", status_code=303)
 
 
 def _group_candidates(session: Session, associate_id: int) -> list[Any]:

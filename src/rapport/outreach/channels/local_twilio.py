@@ -58,6 +58,11 @@ class LocalTwilio:
         self._failures: deque[tuple[int, int, str, int | None]] = deque()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        #: Stall the next create: (after accepting it?) — for killing a worker mid-send in tests.
+        self._stall: bool | None = None
+        #: Set when a create reaches the stall; the request then waits for :meth:`release`.
+        self.stalled = threading.Event()
+        self._released = threading.Event()
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -72,6 +77,7 @@ class LocalTwilio:
         return self
 
     def stop(self) -> None:
+        self._released.set()
         server, self._server = self._server, None
         if server is None:
             return
@@ -124,6 +130,27 @@ class LocalTwilio:
         with self._lock:
             self._failures.extend([(status, code, message, retry_after)] * times)
 
+    def stall_next(self, *, after_accepting: bool) -> None:
+        """Make the next create call hang — before it is accepted (the provider never got the message)
+        or after (the provider has it, the caller never hears so) — until :meth:`release`; ``stalled``
+        is set when it gets there. For killing a worker at exactly that point."""
+        with self._lock:
+            self._stall = after_accepting
+            self.stalled.clear()
+            self._released.clear()
+
+    def release(self) -> None:
+        """Let a stalled request go on (its client may be long gone)."""
+        self._released.set()
+
+    def _maybe_stall(self, accepted: bool) -> None:
+        with self._lock:
+            if self._stall is None or self._stall != accepted:
+                return
+            self._stall = None
+        self.stalled.set()
+        self._released.wait(timeout=60)
+
     def clear(self) -> None:
         with self._lock:
             self._requests.clear()
@@ -162,6 +189,7 @@ class LocalTwilio:
         return secrets.compare_digest(user, self.account_sid) and secrets.compare_digest(password, self.auth_token)
 
     def _create(self, request: _Handler, form: dict[str, str]) -> None:
+        self._maybe_stall(accepted=False)
         with self._lock:
             failure = self._failures.popleft() if self._failures else None
         if failure is not None:
@@ -206,6 +234,7 @@ class LocalTwilio:
         with self._lock:
             self._requests.append(form)
             self._stored.append(listed)
+        self._maybe_stall(accepted=True)
         request.reply(201, resource)
 
     def _list(self, request: _Handler, query: dict[str, str]) -> None:
