@@ -186,3 +186,14 @@ def test_the_tasks_benchmark_sweeps_twice_and_sees_every_event_become_a_task(eng
     assert sweep.measure.detail["second_run_tasks"] == 0  # the sweep is idempotent
     assert sweep.measure.detail["tasks"] > 0
     assert latency.measure.detail["samples"] == TOY.tasks_latency_samples
+
+
+@engines
+def test_the_outreach_benchmark_sends_every_message_once_and_sees_every_reply_in_its_thread(engine: str) -> None:
+    from bench import outreach
+
+    throughput, inbound = outreach.run(engine, TOY, quiet)
+
+    assert throughput.measure.detail["messages"] == TOY.outreach_messages  # all sent, each once (checked inside)
+    assert throughput.baselines[0].measure.value > 0
+    assert inbound.measure.detail["samples"] == TOY.outreach_inbound_samples
