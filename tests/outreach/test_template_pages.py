@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from rapport.app import create_app
 from rapport.db import Database
-from rapport.outreach import wording
+from rapport.outreach import message_templates as saved_templates
 from rapport.web import message_templates
 from tests.associates.staff import Team, cheap_hashing, team
 from tests.web.conftest import form_token, signed_in
@@ -73,7 +73,7 @@ def saved(browser: TestClient, **changes: str) -> int:
 def existing(db: Database, actor: int, **values: str | None) -> int:
     fields = {"name": "Thank you", "channel": "sms", "subject": None, "body": FORM["body"], **values}
     with db.write() as session:
-        return wording.create_template(session, actor, **fields).id  # type: ignore[arg-type]
+        return saved_templates.create_template(session, actor, **fields).id  # type: ignore[arg-type]
 
 
 def test_a_manager_writes_a_template_in_the_editor_and_finds_it_in_the_list(browser, alicia) -> None:

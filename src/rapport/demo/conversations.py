@@ -25,7 +25,7 @@ from rapport.db import Database
 from rapport.errors import RapportError
 from rapport.identity.models import Identifier
 from rapport.inventory.models import Location
-from rapport.outreach import service, wording
+from rapport.outreach import message_templates, service
 from rapport.outreach.dispatch import outreach_runner
 from rapport.outreach.inbound import Inbound, receive
 
@@ -65,7 +65,7 @@ def stage_conversations(db: Database, seed: int) -> ConversationReport:
     rng = random.Random(f"conversations:{seed}")
     report = ConversationReport()
     with db.write() as session:
-        wording.ensure_default_templates(session)
+        message_templates.ensure_default_templates(session)
         stores = session.execute(
             select(Location.id, Location.code, Location.country).where(Location.kind == "store").order_by(Location.id)
         ).all()

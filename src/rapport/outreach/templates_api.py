@@ -3,8 +3,9 @@
 Every route takes :func:`~rapport.http.session_or_token_caller`: the composer calls these with the
 signed-in associate's session (``X-CSRF-Token`` on writes), an integration with a bearer token.
 Tokens read with ``read`` (or ``outreach:read``) and write with ``write`` (or ``outreach:write``);
-people are judged by role (:func:`rapport.outreach.wording.can_manage_templates`: store managers and head office write,
-every associate reads). Thin: parse, authorise, call :mod:`rapport.outreach.wording`.
+people are judged by role (:func:`rapport.outreach.message_templates.can_manage_templates`: store
+managers and head office write, every associate reads). Thin: parse, authorise, call
+:mod:`rapport.outreach.message_templates`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from rapport.db import Database
 from rapport.errors import InvalidRecord
 from rapport.http import Caller, audit_actor, database, read_session, require_scope, session_or_token_caller
-from rapport.outreach import wording
+from rapport.outreach import message_templates, wording
 from rapport.outreach.models import MESSAGE_CHANNELS
 
 router = APIRouter(prefix="/templates", tags=["templates"])
@@ -121,7 +122,7 @@ class PreviewOut(BaseModel):
     sms_units: int = Field(description="Septets (GSM-7, an extension character counts 2) or UTF-16 units.")
 
 
-def _out(view: wording.TemplateView) -> TemplateOut:
+def _out(view: message_templates.TemplateView) -> TemplateOut:
     return TemplateOut.model_validate(view)
 
 
@@ -140,10 +141,10 @@ def list_templates(
     session: Session = Depends(read_session),
 ) -> list[TemplateOut]:
     require_scope(caller, "read", "write", READ, WRITE)
-    wording.require_view_templates(caller.actor)
+    message_templates.require_view_templates(caller.actor)
     if include_retired:
-        wording.require_manage_templates(caller.actor)
-    found = wording.list_templates(session, channel=channel, include_retired=include_retired)
+        message_templates.require_manage_templates(caller.actor)
+    found = message_templates.list_templates(session, channel=channel, include_retired=include_retired)
     return [_out(t) for t in found]
 
 
@@ -155,7 +156,7 @@ def list_templates(
 )
 def list_fields(caller: Caller = Depends(session_or_token_caller)) -> list[FieldOut]:
     require_scope(caller, "read", "write", READ, WRITE)
-    wording.require_view_templates(caller.actor)
+    message_templates.require_view_templates(caller.actor)
     return [FieldOut(name=n, marker="{" + n + "}", description=d) for n, d in wording.FIELDS.items()]
 
 
@@ -173,9 +174,9 @@ def create_template(
     db: Database = Depends(database),
 ) -> TemplateOut:
     require_scope(caller, "write", WRITE)
-    wording.require_manage_templates(caller.actor)
+    message_templates.require_manage_templates(caller.actor)
     with db.write() as session:
-        view = wording.create_template(
+        view = message_templates.create_template(
             session, caller.associate_id, **body.model_dump(), actor=audit_actor(caller, request)
         )
     return _out(view)
@@ -195,12 +196,12 @@ def preview_template(
     session: Session = Depends(read_session),
 ) -> PreviewOut:
     require_scope(caller, "read", "write", READ, WRITE)
-    wording.require_view_templates(caller.actor)
+    message_templates.require_view_templates(caller.actor)
     associate_id = body.associate_id if body.associate_id is not None else caller.associate_id
     if associate_id is None:
         raise InvalidRecord.one("associate_id", "say which associate writes the message")
     links = {"product_link": body.product_link or "", "look_link": body.look_link or ""}
-    seen = wording.preview(
+    seen = message_templates.preview(
         session,
         template_id=body.template_id,
         body=body.body,
@@ -226,8 +227,8 @@ def get_template(
     session: Session = Depends(read_session),
 ) -> TemplateOut:
     require_scope(caller, "read", "write", READ, WRITE)
-    wording.require_view_templates(caller.actor)
-    return _out(wording.get_template(session, template_id))
+    message_templates.require_view_templates(caller.actor)
+    return _out(message_templates.get_template(session, template_id))
 
 
 @router.patch(
@@ -244,10 +245,10 @@ def update_template(
     db: Database = Depends(database),
 ) -> TemplateOut:
     require_scope(caller, "write", WRITE)
-    wording.require_manage_templates(caller.actor)
+    message_templates.require_manage_templates(caller.actor)
     changes = body.model_dump(exclude_unset=True)
     with db.write() as session:
-        view = wording.update_template(
+        view = message_templates.update_template(
             session, caller.associate_id, template_id, actor=audit_actor(caller, request), **changes
         )
     return _out(view)
@@ -267,7 +268,9 @@ def retire_template(
     db: Database = Depends(database),
 ) -> TemplateOut:
     require_scope(caller, "write", WRITE)
-    wording.require_manage_templates(caller.actor)
+    message_templates.require_manage_templates(caller.actor)
     with db.write() as session:
-        view = wording.retire_template(session, caller.associate_id, template_id, actor=audit_actor(caller, request))
+        view = message_templates.retire_template(
+            session, caller.associate_id, template_id, actor=audit_actor(caller, request)
+        )
     return _out(view)

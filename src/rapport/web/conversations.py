@@ -30,7 +30,7 @@ from rapport.errors import InvalidRecord, NotFound, RapportError
 from rapport.http import Caller, client_ip, csrf_checked, database, page_caller, read_session
 from rapport.identity.merge import resolve_id
 from rapport.inventory.models import Location
-from rapport.outreach import conversations, courtesy, handover, service, wording
+from rapport.outreach import conversations, courtesy, handover, message_templates, service, wording
 from rapport.outreach.models import MESSAGE_CHANNELS
 from rapport.web.templating import render
 from rapport.web.when import ago, day
@@ -92,7 +92,7 @@ def _composer(
                     for reason, channels in notes.items()],
         "channel": channel,
         "client_zone": reach.timezone,
-        "templates": wording.templates_for(session, channel),
+        "templates": message_templates.templates_for(session, channel),
         "suggestions": suggested,
         "form": form,
         "idem_key": form.get("key") or uuid.uuid4().hex,
@@ -192,7 +192,7 @@ async def conversation_preview(
         require_view_client(caller.actor)
         cid = resolve_id(session, customer_id)
         try:
-            preview = wording.preview(
+            preview = message_templates.preview(
                 session, template_id=_int(form.get("template_id")), body=form.get("body") or None,
                 subject=form.get("subject") or None, customer_id=cid, associate_id=caller.id,
                 product_id=_int(form.get("product_id")),
@@ -291,7 +291,7 @@ def group_email_page(
 ) -> Response:
     context = {
         "candidates": _group_candidates(session, caller.id),
-        "templates": wording.templates_for(session, "email"),
+        "templates": message_templates.templates_for(session, "email"),
         "form": {},
         "chosen": set(),
         "key": uuid.uuid4().hex,
@@ -316,7 +316,8 @@ async def group_email_send(
     except InvalidRecord as exc:
         with db.read() as session:
             context = {"candidates": _group_candidates(session, caller.id),
-                       "templates": wording.templates_for(session, "email"), "form": form, "chosen": set(chosen),
+                       "templates": message_templates.templates_for(session, "email"), "form": form,
+                       "chosen": set(chosen),
                        "key": form.get("key") or uuid.uuid4().hex,
                        "limit": service.get_outreach_settings().group_email_max,
                        "errors": {e.field: e.message for e in exc.errors}}  # fmt: skip

@@ -8,7 +8,7 @@
   chosen sample client, with the fields that have no value and the SMS segments; nothing is saved.
 
 Store managers and head office write templates; every associate may read them (they start their
-messages from them). Thin: parse the form, authorise (:mod:`rapport.outreach.wording`), call, render.
+messages from them). Thin: parse the form, authorise (:mod:`rapport.outreach.message_templates`), call, render.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from starlette.datastructures import FormData, QueryParams
 from rapport.db import Database
 from rapport.errors import FieldError, InvalidRecord
 from rapport.http import Caller, audit_actor, csrf_checked, database, page_caller, read_session
-from rapport.outreach import wording
+from rapport.outreach import message_templates, wording
 from rapport.outreach.models import MESSAGE_CHANNELS
 from rapport.web.templating import render
 from rapport.web.when import when
@@ -66,10 +66,10 @@ class TemplateForm:
             return value[:limit] if isinstance(value, str) else ""
 
         return cls(
-            name=one("name", wording.NAME_MAX + 50).strip(),
+            name=one("name", message_templates.NAME_MAX + 50).strip(),
             channel=one("channel", 20).strip(),
-            subject=one("subject", wording.SUBJECT_MAX + 50).strip(),
-            body=one("body", max(wording.BODY_MAX.values()) + 100).replace("\r\n", "\n"),
+            subject=one("subject", message_templates.SUBJECT_MAX + 50).strip(),
+            body=one("body", max(message_templates.BODY_MAX.values()) + 100).replace("\r\n", "\n"),
             language=one("language", 30).strip() or "en",
             whatsapp_approved=one("whatsapp_approved", 5) in ("1", "on", "true"),
             provider_template_id=one("provider_template_id", 100).strip(),
@@ -77,7 +77,7 @@ class TemplateForm:
         )
 
     @classmethod
-    def of(cls, template: wording.TemplateView) -> TemplateForm:
+    def of(cls, template: message_templates.TemplateView) -> TemplateForm:
         return cls(
             name=template.name,
             channel=template.channel or "",
@@ -112,7 +112,7 @@ def _sample_id(value: str) -> int | None:
 class PagePreview:
     """The preview panel: the filled message, or why there is none."""
 
-    preview: wording.Preview | None = None
+    preview: message_templates.Preview | None = None
     problems: list[str] = field(default_factory=list)
     samples: list[wording.SampleClient] = field(default_factory=list)
     sample_id: int | None = None
@@ -144,7 +144,7 @@ def _preview(
         out.empty = "Write the message to see it as the client would read it."
         return out
     try:
-        out.preview = wording.preview(
+        out.preview = message_templates.preview(
             session,
             template_id=template_id,
             body=body,
@@ -159,7 +159,7 @@ def _preview(
 
 
 def _form_context(
-    session: Session, caller: Caller, form: TemplateForm, template: wording.TemplateView | None = None
+    session: Session, caller: Caller, form: TemplateForm, template: message_templates.TemplateView | None = None
 ) -> dict[str, Any]:
     return {
         "form": form,
@@ -185,11 +185,11 @@ async def _form(request: Request) -> FormData:
 def template_list(
     request: Request, caller: Caller = Depends(page_caller), session: Session = Depends(read_session)
 ) -> Response:
-    wording.require_view_templates(caller.actor)
+    message_templates.require_view_templates(caller.actor)
     channel = request.query_params.get("channel", "")
     channel = channel if channel in MESSAGE_CHANNELS else ""
-    may_manage = wording.can_manage_templates(caller.actor)
-    found = wording.list_templates(session, channel=channel or None, include_retired=may_manage)
+    may_manage = message_templates.can_manage_templates(caller.actor)
+    found = message_templates.list_templates(session, channel=channel or None, include_retired=may_manage)
     return render(
         request,
         "message_templates/list.html",
@@ -209,7 +209,7 @@ def template_list(
 def template_new(
     request: Request, caller: Caller = Depends(page_caller), session: Session = Depends(read_session)
 ) -> Response:
-    wording.require_manage_templates(caller.actor)
+    message_templates.require_manage_templates(caller.actor)
     return render(request, "message_templates/form.html", _form_context(session, caller, TemplateForm()))
 
 
@@ -218,7 +218,7 @@ def template_preview(
     request: Request, caller: Caller = Depends(page_caller), session: Session = Depends(read_session)
 ) -> Response:
     """The preview panel for the editor as it stands, or for a saved template (HTMX); nothing is saved."""
-    wording.require_view_templates(caller.actor)
+    message_templates.require_view_templates(caller.actor)
     params = request.query_params
     saved = _sample_id(params.get("template_id", ""))
     if saved is not None:
@@ -235,8 +235,8 @@ def template_preview(
 def template_page(
     request: Request, template_id: int, caller: Caller = Depends(page_caller), session: Session = Depends(read_session)
 ) -> Response:
-    wording.require_view_templates(caller.actor)
-    template = wording.get_template(session, template_id)
+    message_templates.require_view_templates(caller.actor)
+    template = message_templates.get_template(session, template_id)
     return render(
         request,
         "message_templates/template.html",
@@ -244,7 +244,7 @@ def template_page(
             "template": template,
             "channel_names": CHANNEL_NAMES,
             "fields": wording.describe_fields(template.fields),
-            "may_manage": wording.can_manage_templates(caller.actor),
+            "may_manage": message_templates.can_manage_templates(caller.actor),
             "panel": _preview(session, caller, sample=request.query_params.get("sample", ""), template_id=template_id),
             "saved": request.query_params.get("saved") == "1",
             "when": when,
@@ -262,11 +262,13 @@ def template_create(
     caller: Caller = Depends(csrf_checked),
     db: Database = Depends(database),
 ) -> Response:
-    wording.require_manage_templates(caller.actor)
+    message_templates.require_manage_templates(caller.actor)
     form = TemplateForm.parse(data)
     try:
         with db.write() as session:
-            view = wording.create_template(session, caller.id, **form.values(), actor=audit_actor(caller, request))
+            view = message_templates.create_template(
+                session, caller.id, **form.values(), actor=audit_actor(caller, request)
+            )
     except InvalidRecord as exc:
         form.errors = exc.errors
         with db.read() as session:
@@ -279,8 +281,8 @@ def template_create(
 def template_edit(
     request: Request, template_id: int, caller: Caller = Depends(page_caller), session: Session = Depends(read_session)
 ) -> Response:
-    wording.require_manage_templates(caller.actor)
-    template = wording.get_template(session, template_id)
+    message_templates.require_manage_templates(caller.actor)
+    template = message_templates.get_template(session, template_id)
     if not template.active:
         return RedirectResponse(f"/templates/{template_id}", status_code=303)
     context = _form_context(session, caller, TemplateForm.of(template), template)
@@ -295,17 +297,17 @@ def template_update(
     caller: Caller = Depends(csrf_checked),
     db: Database = Depends(database),
 ) -> Response:
-    wording.require_manage_templates(caller.actor)
+    message_templates.require_manage_templates(caller.actor)
     form = TemplateForm.parse(data)
     try:
         with db.write() as session:
-            wording.update_template(
+            message_templates.update_template(
                 session, caller.id, template_id, actor=audit_actor(caller, request), **form.values()
             )
     except InvalidRecord as exc:
         form.errors = exc.errors
         with db.read() as session:
-            template = wording.get_template(session, template_id)
+            template = message_templates.get_template(session, template_id)
             context = _form_context(session, caller, form, template)
         return render(request, "message_templates/form.html", context, status_code=422)
     return RedirectResponse(f"/templates/{template_id}?saved=1", status_code=303)
@@ -315,7 +317,7 @@ def template_update(
 def template_retire(
     request: Request, template_id: int, caller: Caller = Depends(csrf_checked), db: Database = Depends(database)
 ) -> Response:
-    wording.require_manage_templates(caller.actor)
+    message_templates.require_manage_templates(caller.actor)
     with db.write() as session:
-        wording.retire_template(session, caller.id, template_id, actor=audit_actor(caller, request))
+        message_templates.retire_template(session, caller.id, template_id, actor=audit_actor(caller, request))
     return RedirectResponse(f"/templates/{template_id}", status_code=303)
