@@ -584,61 +584,8 @@ def remove_relationship(session: Session, editor: Editor, customer_id: int, rela
 # -- consent -----------------------------------------------------------------------------------
 
 
-def set_consent(session: Session, editor: Editor, customer_id: int, channel: str, granted: bool) -> ConsentSet:
-    """The client says yes or no to being contacted on ``channel``, as the associate records it now.
-
-    Saying the same thing again changes nothing (no timeline entry); a change replaces the stored
-    decision with this one, its source (``associate:<id>``) and the time.
-    """
-    cid = editable_client(session, editor, customer_id)
-    channel = _text(channel).lower()
-    if channel not in CONSENT_CHANNELS:
-        raise InvalidRecord.one("channel", f"expected one of {', '.join(CONSENT_CHANNELS)}")
-    if not isinstance(granted, bool):
-        raise InvalidRecord.one("granted", "expected true or false")
-    current = session.execute(
-        select(CONSENT.c.granted, CONSENT.c.source, CONSENT.c.recorded_at)
-        .where(CONSENT.c.customer_id == cid, CONSENT.c.channel == channel)
-        .with_for_update()
-    ).first()
-    if current is not None and current.granted == granted:
-        return ConsentSet(cid, channel, granted, current.source, current.recorded_at, changed=False)
-    now = clock.now()
-    values = {"customer_id": cid, "channel": channel, "granted": granted, "source": editor.source, "recorded_at": now}
-    stmt = insert_for(session, CONSENT).values(**values)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[CONSENT.c.customer_id, CONSENT.c.channel],
-            set_={"granted": granted, "source": editor.source, "recorded_at": now},
-        )
-    )
-    verb = "granted" if granted else "withdrawn"
-    _record(
-        session,
-        editor,
-        cid,
-        kind="consent",
-        what="consent",
-        channel=channel,
-        summary=f"Consent to be contacted by {channel} {verb} (recorded by {editor.name})",
-        data={"granted": granted},
-    )
-    return ConsentSet(cid, channel, granted, editor.source, now, changed=True)
-
-
-def record_client_consent(
-    session: Session, customer_id: int, channel: str, granted: bool, *, source: str, said: str
-) -> ConsentSet:
-    """The client themselves says yes or no (a STOP text, an unsubscribe link): no associate involved.
-
-    ``source`` says how (``sms:keyword``, ``email:unsubscribe-link``), ``said`` what, in words, for the
-    timeline ("Replied STOP by SMS"). The same answer twice changes nothing.
-    """
-    from rapport.identity.merge import resolve_id
-
-    cid = resolve_id(session, customer_id)
-    if channel not in CONSENT_CHANNELS:
-        raise InvalidRecord.one("channel", f"expected one of {', '.join(CONSENT_CHANNELS)}")
+def _store_consent(session: Session, cid: int, channel: str, granted: bool, source: str) -> ConsentSet:
+    """Replace the stored decision for one channel (the row locked first); unchanged when it says the same."""
     current = session.execute(
         select(CONSENT.c.granted, CONSENT.c.source, CONSENT.c.recorded_at)
         .where(CONSENT.c.customer_id == cid, CONSENT.c.channel == channel)
@@ -656,6 +603,55 @@ def record_client_consent(
             set_={"granted": granted, "source": source, "recorded_at": now},
         )
     )
+    return ConsentSet(cid, channel, granted, source, now, changed=True)
+
+
+def set_consent(session: Session, editor: Editor, customer_id: int, channel: str, granted: bool) -> ConsentSet:
+    """The client says yes or no to being contacted on ``channel``, as the associate records it now.
+
+    Saying the same thing again changes nothing (no timeline entry); a change replaces the stored
+    decision with this one, its source (``associate:<id>``) and the time.
+    """
+    cid = editable_client(session, editor, customer_id)
+    channel = _text(channel).lower()
+    if channel not in CONSENT_CHANNELS:
+        raise InvalidRecord.one("channel", f"expected one of {', '.join(CONSENT_CHANNELS)}")
+    if not isinstance(granted, bool):
+        raise InvalidRecord.one("granted", "expected true or false")
+    stored = _store_consent(session, cid, channel, granted, editor.source)
+    if not stored.changed:
+        return stored
+    verb = "granted" if granted else "withdrawn"
+    _record(
+        session,
+        editor,
+        cid,
+        kind="consent",
+        what="consent",
+        channel=channel,
+        summary=f"Consent to be contacted by {channel} {verb} (recorded by {editor.name})",
+        data={"granted": granted},
+    )
+    return stored
+
+
+def record_client_consent(
+    session: Session, customer_id: int, channel: str, granted: bool, *, source: str, said: str
+) -> ConsentSet:
+    """The client themselves says yes or no (a STOP text, an unsubscribe link): no associate involved.
+
+    ``source`` says how (``sms:keyword``, ``email:unsubscribe-link``), ``said`` what, in words, for the
+    timeline ("Replied STOP by SMS"). The same answer twice changes nothing.
+    """
+    from rapport.identity.merge import resolve_id
+
+    cid = resolve_id(session, customer_id)
+    if channel not in CONSENT_CHANNELS:
+        raise InvalidRecord.one("channel", f"expected one of {', '.join(CONSENT_CHANNELS)}")
+    stored = _store_consent(session, cid, channel, granted, source)
+    if not stored.changed:
+        return stored
+    now = stored.recorded_at
     verb = "granted" if granted else "withdrawn"
     timeline.append(
         session,
@@ -667,4 +663,4 @@ def record_client_consent(
             )
         ],
     )  # fmt: skip
-    return ConsentSet(cid, channel, granted, source, now, changed=True)
+    return stored
