@@ -1,5 +1,6 @@
 """Imports every capability's tables so metadata (Alembic, tests) sees the whole schema."""
 
+from rapport.appointments import models as appointments
 from rapport.associates import models as associates
 from rapport.catalog import models as catalog
 from rapport.commerce import models as commerce
@@ -12,5 +13,6 @@ from rapport.outreach import models as outreach
 from rapport.tasks import models as tasks
 
 __all__ = [
-    "Base", "associates", "catalog", "commerce", "customers", "identity", "inventory", "jobs", "outreach", "tasks",
+    "Base", "appointments", "associates", "catalog", "commerce", "customers", "identity", "inventory", "jobs",
+    "outreach", "tasks",
 ]  # fmt: skip
