@@ -36,10 +36,10 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     from rapport.db import get_database
     from rapport.identity.candidates import BackgroundDrainer
     from rapport.inventory.housekeeping import Housekeeper
-    from rapport.outreach.dispatch import outreach_runner
     from rapport.runtime import tune_gc
     from rapport.settings import get_settings
     from rapport.tasks.triggers import TaskTriggers
+    from rapport.workers import job_runner
 
     threading.Thread(target=_warm_search, name="warm-search", daemon=True).start()
     background = get_settings().background_scan
@@ -52,7 +52,7 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     housekeeper = Housekeeper(get_database) if background else None
     if housekeeper is not None:
         housekeeper.start()  # lapsed holds and uncollected pickups back to stock (or in `rapport worker`)
-    runner = outreach_runner(get_database) if background else None
+    runner = job_runner(get_database) if background else None
     if runner is not None:
         _app.state.job_runner = runner
         runner.start()  # sends queued messages (or `rapport worker` processes do)
@@ -106,6 +106,7 @@ def create_app() -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    from rapport.appointments.api import router as appointments_router
     from rapport.associates.api import router as me_router
     from rapport.clientbook.api import router as clientbook_router
     from rapport.commerce.returns_api import router as returns_router
@@ -152,6 +153,7 @@ def create_app() -> FastAPI:
     app.include_router(fulfilment_router, prefix="/api/v1")
     app.include_router(returns_router, prefix="/api/v1")
     app.include_router(outreach_router, prefix="/api/v1")
+    app.include_router(appointments_router, prefix="/api/v1")
     app.include_router(outreach_webhooks, prefix="/api/v1")
     app.include_router(templates_router, prefix="/api/v1")
     app.include_router(newclient_pages)  # /clients/new before /clients/{customer_id}

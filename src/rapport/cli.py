@@ -169,15 +169,15 @@ def worker(
         triggers = TaskTriggers(get_database, poll_every=0.5, sweep_every=sweep_every * 3600 or None)
         triggers.start()
         console.print(f"Tasks: following new rows every 0.5 s; full sweep every {sweep_every:g} h")
-    from rapport.outreach.dispatch import outreach_runner
+    from rapport.workers import job_runner
 
-    runner = outreach_runner(get_database)
+    runner = job_runner(get_database)
     if once:
         sent = runner.drain(max_seconds=300)
         console.print(f"Messages: {sent} queued message(s) handled")
     else:
         runner.start()
-        console.print("Messages: sending queued messages as they come")
+        console.print("Jobs: sending queued messages and appointment notices as they come")
     housekeeper = None
     if once:
         swept_stock = stock_sweep(db)

@@ -19,6 +19,8 @@ APPOINTMENT_KINDS = ("styling", "alterations", "fitting", "virtual", "pickup")
 #: booked -> checked_in -> completed (with an outcome) | no_show | cancelled
 APPOINTMENT_STATUSES = ("booked", "checked_in", "completed", "no_show", "cancelled")
 OUTCOMES = ("purchased", "follow_up", "no_purchase", "no_show")
+#: The timeline source of entries written by Rapport's own booking (other systems' appointments differ).
+TIMELINE_SOURCE = "rapport.appointments"
 
 
 class AppointmentType(Base):

@@ -119,6 +119,9 @@ def _print_report(console: Console, report: DemoReport) -> None:
     if report.messages:
         console.print(f"Conversations: {report.messages} message(s) in clients' threads, sent through the local "
                       "outbox (nothing leaves this machine until SMTP or Twilio is configured).")  # fmt: skip
+    if report.appointments:
+        console.print(f"Appointments: every store takes bookings at /book; {report.appointments} visit(s) booked "
+                      "for the next days, with their briefs.")  # fmt: skip
     settings = get_settings()
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]Demo credentials[/] (for a local trial only; stored in clear in {report.credentials_path}):")

@@ -195,6 +195,7 @@ class DemoReport:
     holds: int = 0
     pickups: int = 0
     messages: int = 0
+    appointments: int = 0
 
 
 def has_customers(db: Database) -> bool:
@@ -348,6 +349,9 @@ def load_demo(
 
     talk = stage_conversations(db, seed)  # business lines, templates, this morning's threads (local outbox)
     report.messages = talk.messages
+    from rapport.demo.appointments import stage_appointments
+
+    report.appointments = stage_appointments(db, seed).booked  # booking set up, shifts, the next days' visits
     _summarise(db, report)
     path = credentials_path(db, credentials_dir)
     report.token = _demo_token(db, path)

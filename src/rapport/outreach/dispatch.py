@@ -37,7 +37,7 @@ from rapport.jobs import service as jobs
 from rapport.jobs.service import Claimed
 from rapport.jobs.worker import JobRunner
 from rapport.outreach import courtesy, signing
-from rapport.outreach.channels.base import Envelope, PermanentFailure, Receipt, TransientFailure
+from rapport.outreach.channels.base import Attachment, Envelope, PermanentFailure, Receipt, TransientFailure
 from rapport.outreach.channels.registry import channel_for
 from rapport.outreach.models import Message
 from rapport.outreach.settings import get_outreach_settings
@@ -181,6 +181,9 @@ def _envelope(row: Any, settings: Any) -> Envelope:
         template_variables=data.get("template_variables") or {},
         status_callback=f"{base}/api/v1/webhooks/twilio/status?key={row.idempotency_key}",
         attempt_started_at=row.sending_at,
+        attachments=tuple(
+            Attachment(a["filename"], a["content_type"], a["content"]) for a in data.get("attachments") or ()
+        ),
     )
 
 

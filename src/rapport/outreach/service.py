@@ -79,7 +79,12 @@ class GroupResult:
 
 
 def sender_for(
-    session: Session, associate_id: int | None, channel: str, settings: OutreachSettings | None = None
+    session: Session,
+    associate_id: int | None,
+    channel: str,
+    settings: OutreachSettings | None = None,
+    *,
+    location_id: int | None = None,
 ) -> Sender:
     """The business line or address a message goes from: the associate's own business line, else their
     store's, else the retailer's default — never a personal phone. Refuses when there is none."""
@@ -92,12 +97,13 @@ def sender_for(
             )
         ).first()
     store = None
-    if person is not None and person.home_location_id is not None:
+    store_id = person.home_location_id if person is not None else location_id
+    if store_id is not None:
         store = session.execute(
             select(
                 LOCATION.c.id, LOCATION.c.name, LOCATION.c.sms_number, LOCATION.c.whatsapp_number,
                 LOCATION.c.email_address,
-            ).where(LOCATION.c.id == person.home_location_id)
+            ).where(LOCATION.c.id == store_id)
         ).first()  # fmt: skip
     store_id = store.id if store is not None else None
     brand = settings.client_mail_from.partition("<")[0].strip() or "Rapport"
@@ -369,3 +375,70 @@ def send_group_email(
         except (NotFound, PermissionDenied) as exc:
             refused.append((cid, str(exc)))
     return GroupResult(group_key, queued, refused)
+
+
+def send_notice(
+    session: Session,
+    customer_id: int,
+    *,
+    subject: str,
+    body: str,
+    key: str,
+    location_id: int | None = None,
+    attachments: Sequence[dict[str, str]] = (),
+    settings: OutreachSettings | None = None,
+) -> Queued | None:
+    """A service message the client asked for (a booking confirmation, a reminder), from the store.
+
+    Sent on the first channel the client agreed to and has an address for — email first, since it
+    carries an invitation — and held for their quiet hours like any message; no daily cap (the
+    client asked for it). None when no channel is open: nothing is sent without consent.
+    """
+    settings = settings or get_outreach_settings()
+    existing = session.scalar(select(MESSAGE.c.id).where(MESSAGE.c.idempotency_key == key))
+    if existing is not None:
+        return None
+    reach = courtesy.reach_of(session, customer_id, fallback_location_id=location_id)
+    for channel in MESSAGE_CHANNELS:
+        clearance = courtesy.clear(reach, channel, settings=settings, personal=False)
+        if not clearance.allowed or clearance.template_only:
+            continue
+        try:
+            sender = sender_for(session, None, channel, settings, location_id=location_id)
+        except InvalidRecord:
+            continue
+        from rapport.outreach.channels.registry import channel_for
+
+        now = clock.now()
+        (message_id,) = allocate_ids(session, MESSAGE, 1)
+        text = body if channel == "email" else f"{subject}\n{body}"
+        send_at = clearance.hold_until or now
+        session.execute(
+            insert_for(session, MESSAGE).values(
+                id=message_id, customer_id=customer_id, direction="out", channel=channel,
+                provider=channel_for(channel, settings).provider, status="held" if clearance.hold_until else "queued",
+                associate_id=None, location_id=sender.location_id, business_address=sender.address,
+                client_address=clearance.address or "", subject=subject if channel == "email" else None,
+                body=text[: BODY_MAX[channel]], idempotency_key=key[:KEY_MAX], attempts=0,
+                scheduled_for=clearance.hold_until, created_at=now, status_at=now,
+                data={"system": True, "sender_name": sender.name,
+                      "attachments": list(attachments) if channel == "email" else []},
+            )
+        )  # fmt: skip
+        timeline.append(
+            session,
+            [
+                timeline.entry(
+                    customer_id=customer_id, kind="message", channel=channel, summary=f"{subject} (sent by Rapport)",
+                    source=MESSAGE_SOURCE, external_id=f"message:{message_id}", occurred_at=now, recorded_at=now,
+                    location_id=sender.location_id, actor_kind="system", ref_type="message", ref_id=message_id,
+                    data={"direction": "out", "notice": True},
+                )
+            ],
+            checked=True,
+        )  # fmt: skip
+        jobs.enqueue(session, SEND_QUEUE, f"message:{message_id}", {"message_id": message_id}, run_at=send_at,
+                     max_attempts=settings.send_attempts)  # fmt: skip
+        return Queued(message_id, customer_id, channel, "held" if clearance.hold_until else "queued", send_at,
+                      clearance.note, True)  # fmt: skip
+    return None

@@ -21,6 +21,15 @@ from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email (a calendar invitation); text content."""
+
+    filename: str
+    content_type: str  # "text/calendar; method=REQUEST"
+    content: str
+
+
+@dataclass(frozen=True)
 class Envelope:
     """One outbound message, as the provider needs it."""
 
@@ -50,6 +59,8 @@ class Envelope:
     status_callback: str | None = None
     #: When the worker started this attempt (for :meth:`Channel.find_accepted`).
     attempt_started_at: datetime | None = None
+    #: Email: files to attach (other channels send the text only).
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -254,6 +254,13 @@ def build_message(envelope: Envelope) -> tuple[EmailMessage, str, str]:
     msg["X-Rapport-Message"] = envelope.idempotency_key
     msg.set_content(envelope.body)
     msg.add_alternative(envelope.html if envelope.html is not None else plain_to_html(envelope.body), subtype="html")
+    for attachment in envelope.attachments:
+        maintype, _, subtype = attachment.content_type.partition(";")[0].strip().partition("/")
+        params = dict(p.strip().split("=", 1) for p in attachment.content_type.split(";")[1:] if "=" in p)
+        msg.add_attachment(
+            attachment.content.encode("utf-8"), maintype=maintype, subtype=subtype, filename=attachment.filename,
+            params=params,
+        )  # fmt: skip
     return msg, sender, recipient
 
 

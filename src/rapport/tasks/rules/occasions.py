@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,6 +15,8 @@ from sqlalchemy import and_, exists, extract, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from rapport.appointments.models import TIMELINE_SOURCE as BOOKED_HERE
+from rapport.appointments.models import Appointment, AppointmentType
 from rapport.associates.models import Associate
 from rapport.catalog.models import Product
 from rapport.commerce.models import Order, OrderLine
@@ -260,9 +263,10 @@ def appointment_prep(
 ) -> Iterable[Candidate]:
     """Prepare the brief before an appointment (work in the store: no outreach, no consent needed).
 
-    Appointments have no table yet: until the appointments issue adds one (and switches this rule
-    to it), an appointment is a timeline entry of kind ``appointment`` whose data carries
-    ``starts_at`` (ISO 8601); ``status: cancelled`` in the data drops it.
+    Appointments booked in Rapport (the ``appointment`` table, still booked) — and appointments
+    another system reported as timeline entries of kind ``appointment`` whose data carries
+    ``starts_at`` (ISO 8601; ``status: cancelled`` drops one). Rapport's own bookings also write
+    timeline entries; those are read from the table, where a move or a cancellation shows.
     """
     days_before = int(params["days_before"])
     today = now.astimezone(UTC).date()
@@ -274,6 +278,7 @@ def appointment_prep(
         .outerjoin(Location, Location.id == te.location_id)
         .where(
             te.kind == "appointment",
+            te.source != BOOKED_HERE,
             te.occurred_at >= now - _APPOINTMENT_HORIZON,
             active(),
             *scope(session, te.customer_id, customer_ids),
@@ -306,7 +311,43 @@ def appointment_prep(
             urgent=True,
         )
 
-    return lazily(rows, build)
+    booked = session.execute(
+        select(Appointment.id, Appointment.customer_id, Appointment.starts_at, Appointment.reason,
+               AppointmentType.name, Location.name, Location.timezone)
+        .join(Customer, Customer.id == Appointment.customer_id)
+        .join(AppointmentType, AppointmentType.id == Appointment.type_id)
+        .join(Location, Location.id == Appointment.location_id)
+        .where(
+            Appointment.status == "booked",
+            Appointment.starts_at > now,
+            Appointment.starts_at < midnight(last_day + timedelta(days=1)),
+            active(),
+            *scope(session, Appointment.customer_id, customer_ids),
+        )
+        .order_by(Appointment.id)
+    ).all()  # fmt: skip
+
+    def from_table(row: Any) -> Candidate | None:
+        appointment_id, cid, start, reason, kind, store, tz = row
+        local = _local(start, tz)
+        when = f"{day(local)} at {local:%H:%M}"
+        purpose = f": {reason[:200]}" if reason else ""
+        return Candidate(
+            customer_id=cid,
+            type="appointment_prep",
+            dedupe_key=f"appointment_prep:appointment:{appointment_id}",
+            title=f"Prepare the brief for the {when} {kind.lower()}",
+            reason=f"{kind} on {when} at {store}{purpose}; read the brief and set aside what they may like",
+            due_at=max(now, midnight(start.date() - timedelta(days=days_before))),
+            expires_at=start,
+            facts={"appointment_id": appointment_id, "starts_at": start.isoformat(), "store": store},
+            outreach=False,
+            priority=3,
+            intent=0.8,
+            urgent=True,
+        )
+
+    return chain(lazily(rows, build), lazily(booked, from_table))
 
 
 # --- welcome ------------------------------------------------------------------------------------
