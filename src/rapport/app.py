@@ -107,6 +107,7 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     from rapport.appointments.api import router as appointments_router
+    from rapport.appointments.booking_pages import router as public_booking_pages
     from rapport.associates.api import router as me_router
     from rapport.clientbook.api import router as clientbook_router
     from rapport.commerce.returns_api import router as returns_router
@@ -124,6 +125,7 @@ def create_app() -> FastAPI:
     from rapport.outreach.templates_api import router as templates_router
     from rapport.tasks.api import router as tasks_router
     from rapport.tasks.campaigns_api import router as campaigns_router
+    from rapport.web.appointments import router as appointment_pages
     from rapport.web.audit_pages import router as audit_pages
     from rapport.web.book import router as book_pages
     from rapport.web.campaigns import router as campaign_pages
@@ -158,6 +160,7 @@ def create_app() -> FastAPI:
     app.include_router(templates_router, prefix="/api/v1")
     app.include_router(newclient_pages)  # /clients/new before /clients/{customer_id}
     app.include_router(book_pages)
+    app.include_router(public_booking_pages)  # /book/{store}: after the client book's fixed paths
     app.include_router(notification_pages)
     app.include_router(audit_pages)
     app.include_router(campaign_pages)
@@ -167,6 +170,7 @@ def create_app() -> FastAPI:
     app.include_router(fulfilment_pages)
     app.include_router(return_pages)
     app.include_router(conversation_pages)
+    app.include_router(appointment_pages)
     app.include_router(unsubscribe_pages)
     app.include_router(look_pages)
     app.include_router(message_template_pages)

@@ -138,7 +138,7 @@ def test_an_assignment_run_writes_the_timeline_one_notification_per_associate_an
     assert count(db, Notification) == 2
     assert zoe[0].title == "5 new clients in your book" and zoe[0].kind == "clients_assigned"
     assert zoe[0].body == "Fr0 Client0, Fr1 Client1, Fr2 Client2 and 2 more were assigned to you (FR)."
-    assert zoe[0].link == "/book" and zoe[0].customer_id is None
+    assert zoe[0].link == "/clients/book" and zoe[0].customer_id is None
     assert carla[0].body.endswith("were assigned to you (US-CA).")
     (event,) = events
     assert event.actor_kind == "system" and event.detail["total"] == 7

@@ -70,9 +70,9 @@ def exported(db) -> list[tuple[int | None, int | None]]:
 
 def test_the_export_link_carries_the_filters_on_screen_and_downloads_those_clients(browser, book):
     signed_in(browser, ANA)
-    page = browser.get("/book", params={"tags": "vip", "sort": "name"})
+    page = browser.get("/clients/book", params={"tags": "vip", "sort": "name"})
     link = export_link(page.text)
-    assert link == "/book/export.csv?tags=vip&sort=name"
+    assert link == "/clients/book/export.csv?tags=vip&sort=name"
     assert "Export CSV (2 clients)" in page.text
     rows = rows_of(browser.get(link))
     assert [(r[0], r[1], r[2], r[8], r[9], r[10]) for r in rows] == [
@@ -84,20 +84,20 @@ def test_the_export_link_carries_the_filters_on_screen_and_downloads_those_clien
 def test_a_filter_change_brings_a_new_export_link_with_the_results(browser, book):
     signed_in(browser, ANA)
     htmx = {"HX-Request": "true", "HX-Target": "book-results"}
-    fragment = browser.get("/book", params={"min_spend": "500"}, headers=htmx)
+    fragment = browser.get("/clients/book", params={"min_spend": "500"}, headers=htmx)
     assert fragment.text.lstrip().startswith('<section id="book-results"')
     assert '<p id="book-export" class="more-link" hx-swap-oob="true">' in fragment.text
-    assert export_link(fragment.text) == "/book/export.csv?min_spend=500"
+    assert export_link(fragment.text) == "/clients/book/export.csv?min_spend=500"
     assert [r[1] for r in rows_of(browser.get(export_link(fragment.text)))] == ["Alicia Moreau"]
-    nobody = browser.get("/book", params={"tags": "nobody"}, headers=htmx)
+    nobody = browser.get("/clients/book", params={"tags": "nobody"}, headers=htmx)
     assert '<p id="book-export"' in nobody.text and "Export CSV" not in nobody.text  # nothing to export
 
 
 def test_a_manager_exports_a_team_members_book_from_her_page(db, browser, staffed, book):
     signed_in(browser, MAX)
-    page = browser.get("/book", params={"associate": staffed.ana, "tags": "vip"})
+    page = browser.get("/clients/book", params={"associate": staffed.ana, "tags": "vip"})
     link = export_link(page.text)
-    assert link == f"/book/export.csv?associate={staffed.ana}&tags=vip"
+    assert link == f"/clients/book/export.csv?associate={staffed.ana}&tags=vip"
     response = browser.get(link)
     assert 'filename="client-book-ana-duval-2026-11-23.csv"' in response.headers["content-disposition"]
     assert sorted(int(r[0]) for r in rows_of(response)) == sorted([book["alicia"], book["chloe"]])
@@ -106,21 +106,23 @@ def test_a_manager_exports_a_team_members_book_from_her_page(db, browser, staffe
 
 def test_an_associate_cannot_export_another_associates_book(db, browser, staffed, book):
     signed_in(browser, ANA)
-    refused = browser.get("/book/export.csv", params={"associate": staffed.ben})
+    refused = browser.get("/clients/book/export.csv", params={"associate": staffed.ben})
     assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
     assert "You cannot do that here" in refused.text and "Grace Hopper" not in refused.text
     assert exported(db) == []
 
 
 def test_signed_out_the_export_sends_to_sign_in(db, browser, book):
-    response = browser.get("/book/export.csv", params={"tags": "vip"})
-    assert response.status_code == 303 and response.headers["location"].startswith("/login?next=/book/export.csv")
+    response = browser.get("/clients/book/export.csv", params={"tags": "vip"})
+    assert response.status_code == 303 and response.headers["location"].startswith(
+        "/login?next=/clients/book/export.csv"
+    )
     assert exported(db) == []
 
 
 def test_a_bad_filter_is_named_and_nothing_is_exported(db, browser, book):
     signed_in(browser, ANA)
-    response = browser.get("/book/export.csv", params={"min_spend": "lots"})
+    response = browser.get("/clients/book/export.csv", params={"min_spend": "lots"})
     assert response.status_code == 422 and "min_spend: enter an amount in EUR" in response.text
     assert exported(db) == []
 
@@ -128,9 +130,9 @@ def test_a_bad_filter_is_named_and_nothing_is_exported(db, browser, book):
 def test_too_big_a_book_says_so_instead_of_a_link(db, browser, book, monkeypatch):
     monkeypatch.setattr(export, "MAX_ROWS", 2)
     signed_in(browser, ANA)
-    page = browser.get("/book")
+    page = browser.get("/clients/book")
     assert "Export CSV: at most 2 clients at a time. Narrow the filters to export." in page.text
-    refused = browser.get("/book/export.csv")
+    refused = browser.get("/clients/book/export.csv")
     assert refused.status_code == 422 and "3 clients match; an export holds at most 2" in refused.text
     assert exported(db) == []
 
@@ -139,7 +141,7 @@ def test_each_exported_client_shows_on_the_audit_log_page_and_in_the_api(db, bro
     from fastapi.testclient import TestClient
 
     signed_in(browser, ANA)
-    rows = rows_of(browser.get("/book/export.csv", params={"tags": "vip"}))
+    rows = rows_of(browser.get("/clients/book/export.csv", params={"tags": "vip"}))
     assert sorted(exported(db)) == sorted((int(r[0]), staffed.ana) for r in rows)  # one per client
     manager = TestClient(app, follow_redirects=False)
     signed_in(manager, MAX)
@@ -157,5 +159,5 @@ def test_each_exported_client_shows_on_the_audit_log_page_and_in_the_api(db, bro
 def test_formula_looking_names_are_neutralised_in_the_file(db, browser, staffed):
     client(db, "evil", "=cmd|' /C calc'!A0", "@Evil", associate=ANA, tags=["+vip"])
     signed_in(browser, ANA)
-    (row,) = rows_of(browser.get(export_link(browser.get("/book").text)))
+    (row,) = rows_of(browser.get(export_link(browser.get("/clients/book").text)))
     assert row[1] == "'=cmd|' /C calc'!A0 @Evil" and row[10] == "'+vip"

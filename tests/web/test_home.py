@@ -31,7 +31,7 @@ def test_a_first_day_home_says_nothing_is_scheduled_and_invents_nothing(browser,
     assert "Open tasks" in page.text and "No open tasks." in page.text
     assert "No new clients since you last cleared your notifications." in page.text
     assert "Clients you open will appear here." in page.text
-    assert 'href="/clients/new"' in page.text and 'href="/book"' in page.text
+    assert 'href="/clients/new"' in page.text and 'href="/clients/book"' in page.text
     assert "Paris Saint-Honoré" in page.text
 
 
@@ -113,7 +113,9 @@ def test_the_home_api_answers_the_signed_in_associate(db, app, staffed):
     assert [(r["client"]["id"], r["client"]["name"], r["client"]["home_store"]) for r in body["recent_clients"]] == [
         (cid, "Alicia Moreau", "Paris Saint-Honoré")
     ]
-    assert [(a["title"], a["link"]) for a in body["new_assignments"]] == [("New client: Alicia Moreau", "/book")]
+    assert [(a["title"], a["link"]) for a in body["new_assignments"]] == [
+        ("New client: Alicia Moreau", "/clients/book")
+    ]
     # Next actions fill the tasks section (empty: Ana has none); appointments are not built yet.
     assert body["appointments"] == [] and body["tasks"] == [] and body["sections_available"] == ["tasks"]
 
@@ -162,7 +164,7 @@ def test_the_feed_lists_my_notifications_newest_first(browser, feed):
 def test_opening_a_notification_marks_it_read_and_goes_where_it_points(db, browser, staffed, feed):
     csrf = signed_in(browser, ANA)
     opened = browser.post(f"/notifications/{feed['old']}/open", data={"csrf_token": csrf})
-    assert (opened.status_code, opened.headers["location"]) == (303, "/book")  # the old link, mapped
+    assert (opened.status_code, opened.headers["location"]) == (303, "/clients/book")  # the old link, mapped
     with db.read() as session:
         assert notifications.get(session, feed["old"]).read_at is not None
         assert notifications.get(session, feed["new"]).read_at is None

@@ -167,7 +167,15 @@ def test_the_bottom_bar_lists_the_screens_that_exist(app, staffed):
     signed_in(client, "ana@maison.example")
     html = client.get("/").text
     bar = html[html.index('<nav class="tabbar"') : html.index("</nav>")]
-    assert re.findall(r'<a href="([^"]+)"', bar) == ["/", "/search", "/book", "/inbox", "/stock", "/notifications"]
+    assert re.findall(r'<a href="([^"]+)"', bar) == [
+        "/",
+        "/search",
+        "/clients/book",
+        "/inbox",
+        "/appointments",
+        "/stock",
+        "/notifications",
+    ]
     assert 'aria-current="page"' in bar.split("</a>")[0]
     assert 'action="/search"' in html  # and the home screen offers the search box
 

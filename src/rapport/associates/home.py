@@ -31,7 +31,7 @@ _VIEW_PAGE = 100
 _VIEW_PAGES = 3
 ASSIGNED_KIND = "clients_assigned"
 #: Where a notification about many clients sends the associate.
-BOOK_PATH = "/book"
+BOOK_PATH = "/clients/book"
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ CHUNK = 900
 MAX_CUSTOMER_IDS = 10_000
 SAMPLE_SIZE = 10
 #: Where notifications point in the associate app.
-BOOK_LINK = "/book"
+BOOK_LINK = "/clients/book"
 CLIENT_LINK = "/clients/{id}"
 TIMELINE_SOURCE = "rapport"
 #: PostgreSQL advisory lock key held by a run that writes assignments ("CLIENTBK" in ASCII).

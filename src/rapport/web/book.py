@@ -1,12 +1,12 @@
 """The client book screen: my clients, filtered and sorted, a page at a time; a manager's view of the team.
 
-* ``GET /book`` — my book (``?associate=ID`` for a colleague's, when the rules allow: a manager
+* ``GET /clients/book`` — my book (``?associate=ID`` for a colleague's, when the rules allow: a manager
   sees the team of their stores, head office everyone). Filters and sorting go in the query
   string, so a filtered book can be bookmarked; HTMX swaps only the results when a filter changes.
-* ``GET /book/rows`` — the next page of rows ("Show more"), keyset-paged.
-* ``GET /book/export.csv`` — the book as filtered on screen, as a CSV file; every exported client
+* ``GET /clients/book/rows`` — the next page of rows ("Show more"), keyset-paged.
+* ``GET /clients/book/export.csv`` — the book as filtered on screen, as a CSV file; every exported client
   is written to the audit log first (:mod:`rapport.clientbook.export`).
-* ``GET /book/reassign`` + ``POST`` — a manager moves one client or a whole book, after a preview.
+* ``GET /clients/book/reassign`` + ``POST`` — a manager moves one client or a whole book, after a preview.
 
 Thin: parse, authorise (:mod:`rapport.clientbook.team`), call the client book service, render.
 """
@@ -227,7 +227,7 @@ def _context(session: Session, caller: Caller, q: BookQuery) -> dict[str, Any]:
     }
 
 
-@router.get("/book", name="client_book")
+@router.get("/clients/book", name="client_book")
 def client_book(
     request: Request, caller: Caller = Depends(page_caller), session: Session = Depends(read_session)
 ) -> Response:
@@ -241,7 +241,7 @@ def client_book(
     return render(request, "book/book.html", context, status_code=422 if context["problems"] else 200)
 
 
-@router.get("/book/rows", name="client_book_rows")
+@router.get("/clients/book/rows", name="client_book_rows")
 def client_book_rows(
     request: Request, caller: Caller = Depends(page_caller), session: Session = Depends(read_session)
 ) -> Response:
@@ -250,7 +250,7 @@ def client_book_rows(
     return render(request, "book/_rows.html", _context(session, caller, q))
 
 
-@router.get("/book/export.csv", name="client_book_export")
+@router.get("/clients/book/export.csv", name="client_book_export")
 def client_book_export(
     request: Request,
     caller: Caller = Depends(page_caller),
@@ -281,7 +281,7 @@ def client_book_export(
 def client_book_legacy(request: Request) -> Response:
     """Notifications and emails sent before the screen existed point here."""
     query = request.url.query
-    return RedirectResponse("/book" + (f"?{query}" if query else ""), status_code=303)
+    return RedirectResponse("/clients/book" + (f"?{query}" if query else ""), status_code=303)
 
 
 # -- reassignment -----------------------------------------------------------------------------------
@@ -297,7 +297,7 @@ def _target(raw: str) -> tuple[int | None, bool]:
     return None, False
 
 
-@router.get("/book/reassign", name="book_reassign")
+@router.get("/clients/book/reassign", name="book_reassign")
 def reassign_form(
     request: Request,
     caller: Caller = Depends(page_caller),
@@ -345,7 +345,7 @@ def _client_name(preview: service.ReassignPreview | None, client_id: int | None)
     return next((s.name for s in preview.sample if s.customer_id == client_id), None)
 
 
-@router.post("/book/reassign", name="book_reassign_submit")
+@router.post("/clients/book/reassign", name="book_reassign_submit")
 def reassign_submit(
     request: Request,
     from_associate: int = Form(..., alias="from"),
@@ -364,5 +364,5 @@ def reassign_submit(
         moved = service.reassign(
             session, from_associate, to_id, [client_id] if client_id is not None else None, actor=who
         )
-    target = f"/book?{urlencode({'associate': from_associate, 'moved': moved.total})}"
+    target = f"/clients/book?{urlencode({'associate': from_associate, 'moved': moved.total})}"
     return RedirectResponse(target, status_code=303)

@@ -72,6 +72,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Search", "search", "search"),
     NavItem("Clients", "client_book", "book"),
     NavItem("Messages", "inbox", "chat"),
+    NavItem("Calendar", "appointments", "calendar"),
     NavItem("Stock", "stock", "box"),
     NavItem("Alerts", "notifications", "bell"),
 )
