@@ -227,3 +227,20 @@ def test_the_associate_gets_one_prepare_the_brief_task_for_a_booked_appointment(
         prep = session.execute(select(Task).where(Task.type == "appointment_prep")).scalars().all()
     assert [t.facts["appointment_id"] for t in prep] == [kept.id]
     assert "Prepare the brief" in prep[0].title and prep[0].customer_id == world.client
+
+
+def test_a_phone_written_the_local_way_is_read_as_the_stores_country(db, world):
+    request = web_request(world, client=ClientDetails("Chloé", "", None, "06 11 22 33 44", ("sms",)))
+    done = book_appointment(db, request, via="web", actor=SYSTEM)
+    from rapport.identity.models import Identifier
+
+    with db.read() as session:
+        phones = session.scalars(select(Identifier.value).where(Identifier.customer_id == done.customer_id,
+                                                                Identifier.kind == "phone")).all()  # fmt: skip
+    assert phones == ["+33611223344"]
+
+
+def test_a_manage_link_with_foreign_characters_is_refused_not_an_error(db, world):
+    done = book_appointment(db, web_request(world), via="web", actor=SYSTEM)
+    with pytest.raises(links.InvalidLink):
+        links.read_manage_token(done.manage_token[:-1] + "é")

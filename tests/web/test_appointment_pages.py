@@ -345,3 +345,20 @@ def test_another_store_s_associate_cannot_book_my_client_into_my_store(db, w, br
     data = {"csrf_token": token, "store": str(w.paris), "type": str(w.types["styling"]), "associate": "any",
             "starts_at": datetime(2026, 11, 24, 10, 0, tzinfo=UTC).isoformat()}  # fmt: skip
     assert browser.post(f"/clients/{w.alicia}/appointments", data=data).status_code == 403
+
+
+def test_the_profile_lists_the_clients_next_appointment_with_a_link_to_its_brief(db, w, browser):
+    from rapport.appointments.booking import BookingRequest, book_appointment
+    from rapport.associates.audit import SYSTEM
+
+    done = book_appointment(
+        db, BookingRequest(location_id=w.paris, type_id=w.types["styling"], starts_at=TUESDAY_11,
+                           customer_id=w.alicia, reason="Wedding outfit", idempotency_key="profile-0001"),
+        via="associate", actor=SYSTEM,
+    )  # fmt: skip
+    signed_in(browser, ANA)
+    page = browser.get(f"/clients/{w.alicia}")
+    assert page.status_code == 200
+    assert f'href="/appointments/{done.id}"' in page.text and "Wedding outfit" in section(page.text, "appointments")
+    local = done.starts_at.astimezone(PARIS)
+    assert f"{local:%H:%M}" in section(page.text, "appointments")

@@ -103,7 +103,7 @@ def _clean(value: str | None) -> str:
     return (value or "").replace("\r\n", "\n").strip()
 
 
-def check_request(req: BookingRequest) -> tuple[dict[str, Any], list[FieldError]]:
+def check_request(req: BookingRequest, region: str | None = None) -> tuple[dict[str, Any], list[FieldError]]:
     """The request's text fields, trimmed and checked (every problem, each naming its field)."""
     errors: list[FieldError] = []
     reason = _clean(req.reason)
@@ -130,13 +130,15 @@ def check_request(req: BookingRequest) -> tuple[dict[str, Any], list[FieldError]
         if req.client is None:
             errors.append(FieldError("client", "say who is coming: a client id, or name with an email or phone"))
         else:
-            client, more = check_client(req.client)
+            client, more = check_client(req.client, region)
             errors += more
     return {"reason": reason, "products": products, "sizes": sizes, "summary": summary, "key": key,
             "client": client}, errors  # fmt: skip
 
 
-def check_client(details: ClientDetails) -> tuple[dict[str, Any], list[FieldError]]:
+def check_client(details: ClientDetails, region: str | None = None) -> tuple[dict[str, Any], list[FieldError]]:
+    """The person's details, checked; a phone written without a country code is read as the store's
+    country's (``region``), else the retailer's default."""
     errors: list[FieldError] = []
     first, last = _clean(details.first_name), _clean(details.last_name)
     if not first:
@@ -152,7 +154,7 @@ def check_client(details: ClientDetails) -> tuple[dict[str, Any], list[FieldErro
             errors.append(FieldError("email", f"not a valid email address: {exc}"))
     if _clean(details.phone):
         try:
-            phone = normalize_phone(_clean(details.phone), _default_region())
+            phone = normalize_phone(_clean(details.phone), region or _default_region())
         except ValueError as exc:
             errors.append(FieldError("phone", f"not a valid phone number: {exc}"))
     if email is None and phone is None and not any(e.field in ("email", "phone") for e in errors):
@@ -216,7 +218,9 @@ def book_appointment(
     """Book (see the module docstring). InvalidRecord names the field; nothing is written for a refusal."""
     if via not in BOOKED_VIA:
         raise ValueError(f"via must be one of {BOOKED_VIA}")
-    clean, errors = check_request(req)
+    with db.read() as session:
+        region = session.scalar(select(LOCATION.c.country).where(LOCATION.c.id == req.location_id))
+    clean, errors = check_request(req, region)
     with db.read() as session:
         kind = session.execute(
             select(TYPE.c.id, TYPE.c.location_id, TYPE.c.active).where(TYPE.c.id == req.type_id)
@@ -429,8 +433,9 @@ def cancel_appointment(
         jobs.enqueue(session, NOTICE_QUEUE, f"appointment:{row.id}:v{done.version}:cancelled",
                      {"id": row.id, "what": "cancelled", "version": done.version})  # fmt: skip
         if row.associate_id is not None:
+            local = row.starts_at.astimezone(availability.store_zone(session, row.location_id))
             notifications.notify(session, row.associate_id, "appointment", "Appointment cancelled",
-                                 body=f"{row.starts_at:%d %b %H:%M} UTC" + (f" — {text}" if text else ""),
+                                 body=f"{local:%a %d %b %H:%M}" + (f" — {text}" if text else ""),
                                  link=f"/appointments/{row.id}", customer_id=row.customer_id)  # fmt: skip
         return _booked(done, created=False)
 

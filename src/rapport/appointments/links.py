@@ -49,7 +49,7 @@ def read_manage_token(token: str, *, now: datetime | None = None) -> ManageLink:
     if len(parts) != 4 or not all(p.isdigit() for p in parts[:3]):
         raise InvalidLink("this link is not valid: it may have been copied incompletely")
     body = ".".join(parts[:3])
-    if not hmac.compare_digest(parts[3], _sign(body)):
+    if not hmac.compare_digest(parts[3].encode("utf-8", "replace"), _sign(body).encode()):
         raise InvalidLink("this link is not valid")
     expires = datetime.fromtimestamp(int(parts[2]), tz=UTC)
     if (now or clock.now()) >= expires:

@@ -26,6 +26,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from rapport import clock
+from rapport.appointments import calendar as appointments_calendar
 from rapport.associates import audit
 from rapport.associates.permissions import STORE_MANAGER, ClientFacts, can_edit_client, store_ids_of
 from rapport.customers import edits, purchases, read, search
@@ -329,6 +330,7 @@ def client_profile(
     context = _profile_context(session, caller, view, timeline=page, channel=channel)
     context.update(client_tasks_context(session, caller, view.customer_id, can_add=context["can_edit"]))
     context.update(client_holds_context(session, caller, view.customer_id))
+    context["client_appointments"] = appointments_calendar.of_client(session, view.customer_id, limit=3)
     _audit_view(db, request, caller, view.customer_id)
     response = render(request, "clients/profile.html", context)
     response.headers["Cache-Control"] = "private, no-store"  # personal data: never from a shared cache
