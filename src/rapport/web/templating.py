@@ -71,7 +71,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Home", "home", "home"),
     NavItem("Search", "search", "search"),
     NavItem("Clients", "client_book", "book"),
-    NavItem("Messages", "inbox", "chat"),
+    NavItem("Inbox", "inbox", "chat"),
     NavItem("Calendar", "appointments", "calendar"),
     NavItem("Stock", "stock", "box"),
     NavItem("Alerts", "notifications", "bell"),
