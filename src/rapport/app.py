@@ -108,6 +108,7 @@ def create_app() -> FastAPI:
 
     from rapport.appointments.api import router as appointments_router
     from rapport.appointments.booking_pages import router as public_booking_pages
+    from rapport.appointments.setup_api import router as appointment_setup_router
     from rapport.associates.api import router as me_router
     from rapport.clientbook.api import router as clientbook_router
     from rapport.commerce.returns_api import router as returns_router
@@ -156,6 +157,7 @@ def create_app() -> FastAPI:
     app.include_router(returns_router, prefix="/api/v1")
     app.include_router(outreach_router, prefix="/api/v1")
     app.include_router(appointments_router, prefix="/api/v1")
+    app.include_router(appointment_setup_router, prefix="/api/v1")
     app.include_router(outreach_webhooks, prefix="/api/v1")
     app.include_router(templates_router, prefix="/api/v1")
     app.include_router(newclient_pages)  # /clients/new before /clients/{customer_id}
