@@ -126,6 +126,7 @@ def create_app() -> FastAPI:
     from rapport.outreach.templates_api import router as templates_router
     from rapport.tasks.api import router as tasks_router
     from rapport.tasks.campaigns_api import router as campaigns_router
+    from rapport.web.appointment_setup import router as appointment_setup_pages
     from rapport.web.appointments import router as appointment_pages
     from rapport.web.audit_pages import router as audit_pages
     from rapport.web.book import router as book_pages
@@ -172,6 +173,7 @@ def create_app() -> FastAPI:
     app.include_router(fulfilment_pages)
     app.include_router(return_pages)
     app.include_router(conversation_pages)
+    app.include_router(appointment_setup_pages)  # /appointments/setup before /appointments/{id}
     app.include_router(appointment_pages)
     app.include_router(unsubscribe_pages)
     app.include_router(look_pages)
