@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from rapport import clock
@@ -191,25 +191,30 @@ class ClientAppointments:
     past: list[CalendarItem]  # latest first, with their outcome
 
 
-def of_client(session: Session, customer_id: int, *, limit: int = 5, now: datetime | None = None) -> ClientAppointments:
-    """A client's next appointments and their latest past ones (a merged-away id answers for its survivor).
+def of_client(
+    session: Session, customer_id: int, *, limit: int = 5, now: datetime | None = None, resolved: bool = False
+) -> ClientAppointments:
+    """A client's next appointments and their latest past ones (a merged-away id answers for its survivor;
+    ``resolved``: the caller already has the survivor's id).
 
-    An appointment still going on (it started, has not ended) counts as upcoming. Two statements.
+    An appointment still going on (it started, has not ended) counts as upcoming. One statement: the
+    two lists' rows together, each cut to ``limit``.
     """
-    cid = resolve_id(session, customer_id)
+    cid = customer_id if resolved else resolve_id(session, customer_id)
     moment = now or clock.now()
     a = APPOINTMENT
-    upcoming = session.execute(
-        _select()
-        .where(a.c.customer_id == cid, a.c.ends_at > moment, a.c.status != "cancelled")
-        .order_by(a.c.starts_at, a.c.id)
-        .limit(limit)
-    )
-    past = session.execute(
-        _select().where(a.c.customer_id == cid, a.c.ends_at <= moment).order_by(a.c.starts_at.desc(), a.c.id.desc())
-        .limit(limit)
+    upcoming = (
+        _select().where(a.c.customer_id == cid, a.c.ends_at > moment, a.c.status != "cancelled")
+        .order_by(a.c.starts_at, a.c.id).limit(limit).subquery()
     )  # fmt: skip
-    return ClientAppointments([_item(r) for r in upcoming], [_item(r) for r in past])
+    past = (
+        _select().where(a.c.customer_id == cid, a.c.ends_at <= moment)
+        .order_by(a.c.starts_at.desc(), a.c.id.desc()).limit(limit).subquery()
+    )  # fmt: skip
+    rows = session.execute(union_all(select(upcoming), select(past))).all()
+    ahead = sorted((r for r in rows if r.ends_at > moment), key=lambda r: (r.starts_at, r.id))
+    behind = sorted((r for r in rows if r.ends_at <= moment), key=lambda r: (r.starts_at, r.id), reverse=True)
+    return ClientAppointments([_item(r) for r in ahead], [_item(r) for r in behind])
 
 
 # -- who and where -------------------------------------------------------------------------------------

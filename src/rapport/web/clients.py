@@ -330,7 +330,7 @@ def client_profile(
     context = _profile_context(session, caller, view, timeline=page, channel=channel)
     context.update(client_tasks_context(session, caller, view.customer_id, can_add=context["can_edit"]))
     context.update(client_holds_context(session, caller, view.customer_id))
-    context["client_appointments"] = appointments_calendar.of_client(session, view.customer_id, limit=3)
+    context["client_appointments"] = appointments_calendar.of_client(session, view.customer_id, limit=3, resolved=True)
     _audit_view(db, request, caller, view.customer_id)
     response = render(request, "clients/profile.html", context)
     response.headers["Cache-Control"] = "private, no-store"  # personal data: never from a shared cache
