@@ -187,3 +187,23 @@ def test_an_associate_sets_out_of_office_and_back_from_the_inbox(db, browser, st
     assert browser.post("/me/away", data={"csrf_token": form_token(page)}).status_code == 303
     with db.read() as session:
         assert route(session, client_id) == (staffed.ana, None)
+
+
+def test_the_receiving_store_sees_the_announced_visit_and_one_of_them_takes_it_on(db, browser, staffed, client_id):
+    from rapport.outreach.models import Handover
+
+    signed_in(browser, "ana@maison.example")
+    page = browser.get(f"/clients/{client_id}/handover")
+    browser.post(f"/clients/{client_id}/handover", data={
+        "csrf_token": form_token(page), "to_location_id": str(staffed.new_york), "visit_on": "2026-11-27",
+        "note": "In New York on Friday."})  # fmt: skip
+    with db.read() as session:
+        handover_id = session.scalars(select(Handover.id)).one()
+    token = form_token(browser.get("/inbox"))
+    assert browser.post(f"/handovers/{handover_id}/accept", data={"csrf_token": token}).status_code == 403
+    browser.cookies.clear()
+    signed_in(browser, "ben@maison.example")
+    inbox = browser.get("/inbox")
+    assert "In New York on Friday." in inbox.text and "look after them" in inbox.text
+    assert browser.post(f"/handovers/{handover_id}/accept", data={"csrf_token": form_token(inbox)}).status_code == 303
+    assert "Ben Carter is on it" in browser.get("/inbox").text

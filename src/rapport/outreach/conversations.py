@@ -125,19 +125,6 @@ def thread_of(
     return Thread(cid, [_view(r, authors) for r in rows], older)
 
 
-def get_message(session: Session, message_id: int) -> MessageView | None:
-    row = session.execute(select(MESSAGE).where(MESSAGE.c.id == message_id)).first()
-    if row is None:
-        return None
-    authors = {}
-    if row.associate_id:
-        authors = {
-            row.associate_id: session.scalar(select(ASSOCIATE.c.display_name).where(ASSOCIATE.c.id == row.associate_id))
-            or ""
-        }
-    return _view(row, authors)
-
-
 def mark_read(session: Session, customer_id: int, associate_id: int) -> int:
     """The associate opened the thread: its inbound messages are read (by them, now)."""
     cid = resolve_id(session, customer_id)

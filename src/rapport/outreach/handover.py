@@ -21,7 +21,7 @@ from rapport.customers import timeline
 from rapport.customers.edits import Editor, editable_client
 from rapport.customers.read import client_360
 from rapport.db import insert_for, table_of
-from rapport.errors import Conflict, FieldError, InvalidRecord, NotFound
+from rapport.errors import Conflict, FieldError, InvalidRecord, NotFound, PermissionDenied
 from rapport.inventory.models import Location
 from rapport.outreach.inbound import store_team
 from rapport.outreach.models import Handover
@@ -135,11 +135,16 @@ def hand_over(
                         len(team))  # fmt: skip
 
 
-def accept_handover(session: Session, handover_id: int, associate_id: int) -> None:
-    """Someone in the receiving store takes the visit on (the others see who)."""
+def accept_handover(
+    session: Session, handover_id: int, associate_id: int, *, store_ids: frozenset[int] | None = None
+) -> None:
+    """Someone in the receiving store takes the visit on (the others see who). ``store_ids``: the
+    taker's stores, when the caller must belong to the receiving store."""
     row = session.execute(select(HANDOVER).where(HANDOVER.c.id == handover_id).with_for_update()).first()
     if row is None:
         raise NotFound(f"handover {handover_id} not found")
+    if store_ids is not None and row.to_location_id not in store_ids:
+        raise PermissionDenied("only the receiving store's team takes a handed-over visit on")
     if row.accepted_by_id is not None and row.accepted_by_id != associate_id:
         raise Conflict("someone else in the store has already taken this visit on")
     session.execute(

@@ -287,8 +287,8 @@ def _file(session: Session, cid: int, inbound: Inbound) -> Received:
         )
     )  # fmt: skip
     words = courtesy.CHANNEL_WORDS[inbound.channel]
-    name = session.scalar(select(CUSTOMER.c.first_name).where(CUSTOMER.c.id == cid)) or "A client"
     full = session.execute(select(CUSTOMER.c.first_name, CUSTOMER.c.last_name).where(CUSTOMER.c.id == cid)).one()
+    name = full.first_name or "A client"
     who = " ".join(p for p in (full.first_name, full.last_name) if p) or f"Client #{cid}"
     excerpt = body if len(body) <= 140 else body[:139] + "…"
     timeline.append(

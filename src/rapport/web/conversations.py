@@ -250,6 +250,16 @@ def inbox_page(
     return render(request, "conversations/inbox.html", context)
 
 
+@router.post("/handovers/{handover_id}/accept", name="handover_accept")
+def handover_accept(
+    handover_id: int, caller: Caller = Depends(csrf_checked), db: Database = Depends(database)
+) -> Response:
+    """Someone in the receiving store takes the announced visit on (the team sees who)."""
+    with db.write() as session:
+        handover.accept_handover(session, handover_id, caller.id, store_ids=caller.store_ids)
+    return RedirectResponse("/inbox", status_code=303)
+
+
 @router.post("/me/away", name="set_away")
 async def set_away(
     request: Request, caller: Caller = Depends(csrf_checked), db: Database = Depends(database)
