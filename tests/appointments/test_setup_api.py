@@ -56,3 +56,18 @@ def test_bad_set_up_is_refused_naming_the_field(db, world):
 
 def test_a_read_only_token_cannot_change_the_set_up(db, world):
     assert api(db, "read").put("/api/v1/appointments/stores/PAR/settings", json={"rooms": 3}).status_code == 403
+
+
+def test_a_closure_and_a_time_off_can_be_removed_and_the_time_is_bookable_again(db, world):
+    office = api(db, "read", "write")
+    closure = office.post("/api/v1/appointments/stores/PAR/closures",
+                          json={"first_day": "2026-11-25", "last_day": "2026-11-25"}).json()["id"]  # fmt: skip
+    away = office.post("/api/v1/appointments/stores/PAR/time-off", json={
+        "associate": "ANA", "starts_at": "2026-11-26T00:00:00+01:00", "ends_at": "2026-11-27T00:00:00+01:00"})  # fmt: skip
+    assert away.status_code == 201, away.text
+    assert office.delete(f"/api/v1/appointments/stores/PAR/closures/{closure}").status_code == 204
+    assert office.delete(f"/api/v1/appointments/stores/PAR/closures/{closure}").status_code == 404
+    assert office.delete(f"/api/v1/appointments/stores/PAR/time-off/ANA/{away.json()['id']}").status_code == 204
+    with db.read() as session:
+        assert availability.free_slots(session, location_id=world.paris, type_id=world.types["alterations"],
+                                       day=date(2026, 11, 25))  # fmt: skip

@@ -28,7 +28,7 @@ from rapport.appointments.models import (
 )
 from rapport.associates.models import Associate
 from rapport.db import table_of
-from rapport.errors import InvalidRecord
+from rapport.errors import InvalidRecord, NotFound
 from rapport.inventory.models import Location
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -151,6 +151,15 @@ def add_closure(session: Session, location_id: int, first_day: date, last_day: d
     return closure.id
 
 
+def remove_closure(session: Session, location_id: int, closure_id: int) -> None:
+    """The store opens after all on those days (a closure entered by mistake, a refit postponed)."""
+    deleted = session.execute(
+        delete(StoreClosure).where(StoreClosure.id == closure_id, StoreClosure.location_id == location_id)
+    )
+    if not getattr(deleted, "rowcount", 0):
+        raise NotFound(f"closure {closure_id} not found at this store")
+
+
 def save_appointment_type(
     session: Session,
     location_id: int,
@@ -265,6 +274,13 @@ def add_time_off(session: Session, associate_id: int, starts_at: datetime, ends_
     session.add(away)
     session.flush()
     return away.id
+
+
+def remove_time_off(session: Session, associate_id: int, time_off_id: int) -> None:
+    """The associate is in after all: their time is bookable again."""
+    deleted = session.execute(delete(TimeOff).where(TimeOff.id == time_off_id, TimeOff.associate_id == associate_id))
+    if not getattr(deleted, "rowcount", 0):
+        raise NotFound(f"time off {time_off_id} not found for this associate")
 
 
 def default_setup(session: Session, location_id: int) -> None:

@@ -195,3 +195,24 @@ def post_time_off(
         _may_set_up(caller, location_id)
         who = _associate(session, body.associate)
         return {"id": setup.add_time_off(session, who, body.starts_at, body.ends_at, body.reason)}
+
+
+@router.delete("/{store}/closures/{closure_id}", status_code=204, summary="Open on those days after all")
+def delete_closure(
+    store: str, closure_id: int, caller: Caller = Depends(session_or_token_caller), db: Database = Depends(database)
+) -> None:
+    with db.write() as session:
+        location_id = _store(session, store)
+        _may_set_up(caller, location_id)
+        setup.remove_closure(session, location_id, closure_id)
+
+
+@router.delete("/{store}/time-off/{associate}/{time_off_id}", status_code=204, summary="Cancel an absence")
+def delete_time_off(
+    store: str, associate: str, time_off_id: int, caller: Caller = Depends(session_or_token_caller),
+    db: Database = Depends(database),
+) -> None:  # fmt: skip
+    with db.write() as session:
+        location_id = _store(session, store)
+        _may_set_up(caller, location_id)
+        setup.remove_time_off(session, _associate(session, associate), time_off_id)
