@@ -62,8 +62,8 @@ def test_a_closure_and_a_time_off_can_be_removed_and_the_time_is_bookable_again(
     office = api(db, "read", "write")
     closure = office.post("/api/v1/appointments/stores/PAR/closures",
                           json={"first_day": "2026-11-25", "last_day": "2026-11-25"}).json()["id"]  # fmt: skip
-    away = office.post("/api/v1/appointments/stores/PAR/time-off", json={
-        "associate": "ANA", "starts_at": "2026-11-26T00:00:00+01:00", "ends_at": "2026-11-27T00:00:00+01:00"})  # fmt: skip
+    absence = {"associate": "ANA", "starts_at": "2026-11-26T00:00:00+01:00", "ends_at": "2026-11-27T00:00:00+01:00"}
+    away = office.post("/api/v1/appointments/stores/PAR/time-off", json=absence)
     assert away.status_code == 201, away.text
     assert office.delete(f"/api/v1/appointments/stores/PAR/closures/{closure}").status_code == 204
     assert office.delete(f"/api/v1/appointments/stores/PAR/closures/{closure}").status_code == 404
