@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+## pytest on every core, a test file per worker (files share their module fixtures); PYTEST_ARGS= for one process.
+PYTEST_ARGS ?= -n auto --dist loadfile
 
 .PHONY: run test lint bench demo clean
 
