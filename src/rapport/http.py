@@ -210,3 +210,11 @@ async def csrf_checked(request: Request, caller: Caller = Depends(page_caller)) 
     if not auth.csrf_matches(caller.csrf_token, given):
         raise PermissionDenied(CSRF_REFUSED)
     return caller
+
+
+def wake_jobs(request: Request) -> None:
+    """Something was just queued: tell this process's job runner (the app's background thread) to look
+    now rather than at its next poll. No runner here (``rapport worker`` processes do it): nothing to do."""
+    runner = getattr(request.app.state, "job_runner", None)
+    if runner is not None:
+        runner.wake()

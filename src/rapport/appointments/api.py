@@ -22,7 +22,7 @@ from rapport.associates.models import Associate
 from rapport.associates.permissions import client_facts, require_edit_client, require_view_client
 from rapport.db import Database
 from rapport.errors import InvalidRecord, NotFound
-from rapport.http import Caller, audit_actor, database, read_session, require_scope, session_or_token_caller
+from rapport.http import Caller, audit_actor, database, read_session, require_scope, session_or_token_caller, wake_jobs
 from rapport.inventory.models import Location
 
 router = APIRouter(prefix="/appointments", tags=["appointments"])
@@ -197,7 +197,7 @@ def book(
         via="associate" if caller.kind == "associate" else "api", actor=audit_actor(caller, request),
         booked_by_id=caller.associate_id,
     )  # fmt: skip
-    _wake(request)
+    wake_jobs(request)
     with db.read() as session:
         return _out(session, done.id, done.manage_token)
 
@@ -235,7 +235,7 @@ def reschedule(
         associate_id = _associate(session, body.associate)
     done = booking.reschedule_appointment(db, appointment_id, body.starts_at, actor=audit_actor(caller, request),
                                           associate_id=associate_id)  # fmt: skip
-    _wake(request)
+    wake_jobs(request)
     with db.read() as session:
         return _out(session, done.id, done.manage_token)
 
@@ -247,7 +247,7 @@ def cancel(
 ) -> AppointmentOut:  # fmt: skip
     _editable(db, caller, appointment_id)
     booking.cancel_appointment(db, appointment_id, actor=audit_actor(caller, request), reason=body.reason)
-    _wake(request)
+    wake_jobs(request)
     with db.read() as session:
         return _out(session, appointment_id)
 
@@ -275,9 +275,3 @@ def outcome(
                                note=body.note)  # fmt: skip
     with db.read() as session:
         return _out(session, appointment_id)
-
-
-def _wake(request: Request) -> None:
-    runner = getattr(request.app.state, "job_runner", None)
-    if runner is not None:
-        runner.wake()

@@ -23,7 +23,7 @@ from rapport.associates.permissions import load_actor, require_view_client
 from rapport.customers.edits import Editor
 from rapport.db import Database
 from rapport.errors import InvalidRecord, PermissionDenied
-from rapport.http import Caller, client_ip, database, read_session, require_scope, session_or_token_caller
+from rapport.http import Caller, client_ip, database, read_session, require_scope, session_or_token_caller, wake_jobs
 from rapport.outreach import conversations, courtesy, handover, inbound, service
 from rapport.outreach.settings import get_outreach_settings
 
@@ -147,7 +147,7 @@ def post_message(
             template_id=body.template_id, look_id=body.look_id, product_id=body.product_id,
             idempotency_key=body.idempotency_key,
         )  # fmt: skip
-    _wake(request)
+    wake_jobs(request)
     return QueuedOut(id=q.id, client_id=q.customer_id, channel=q.channel, status=q.status, send_at=q.send_at,
                      note=q.note, created=q.created)  # fmt: skip
 
@@ -163,7 +163,7 @@ def post_group_email(
             session, editor, body.client_ids, subject=body.subject, body=body.body, template_id=body.template_id,
             look_id=body.look_id, idempotency_key=body.idempotency_key,
         )  # fmt: skip
-    _wake(request)
+    wake_jobs(request)
     return {
         "group_key": result.group_key,
         "queued": [{"id": q.id, "client_id": q.customer_id, "status": q.status} for q in result.queued],
@@ -218,13 +218,6 @@ def post_handover(
             "notified": h.notified}  # fmt: skip
 
 
-def _wake(request: Request) -> None:
-    """Tell this process's dispatcher to look now rather than at its next poll."""
-    runner = getattr(request.app.state, "job_runner", None)
-    if runner is not None:
-        runner.wake()
-
-
 # -- webhooks -----------------------------------------------------------------------------------
 
 
@@ -267,7 +260,7 @@ async def twilio_inbound(request: Request, db: Database = Depends(database)) -> 
         ),
     )  # fmt: skip
     if received.created and received.keyword:
-        _wake(request)
+        wake_jobs(request)
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 

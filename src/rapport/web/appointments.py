@@ -36,7 +36,7 @@ from rapport.associates import audit
 from rapport.associates.permissions import ADMIN, can_edit_client, client_facts, require_view_client
 from rapport.db import Database
 from rapport.errors import Conflict, InvalidRecord, NotFound, PermissionDenied, RapportError
-from rapport.http import Caller, audit_actor, client_ip, csrf_checked, database, page_caller
+from rapport.http import Caller, audit_actor, client_ip, csrf_checked, database, page_caller, wake_jobs
 from rapport.inventory import holds
 from rapport.web.clients import Formats, initials
 from rapport.web.templating import render
@@ -135,13 +135,6 @@ def _audit_view(db: Database, request: Request, caller: Caller, customer_id: int
             session, actor_kind=caller.kind, actor_id=caller.id, actor_label=caller.label, customer_id=customer_id,
             ip=client_ip(request), user_agent=request.headers.get("user-agent"),
         )  # fmt: skip
-
-
-def _wake(request: Request) -> None:
-    """Confirmations and notices are jobs: nudge the in-process worker, when there is one."""
-    runner = getattr(request.app.state, "job_runner", None)
-    if runner is not None:
-        runner.wake()
 
 
 # -- the calendar -----------------------------------------------------------------------------------
@@ -333,7 +326,7 @@ def cancel(
     except (InvalidRecord, Conflict) as exc:
         return _render_brief(request, db, appointment_id, status_code=exc.status_code,
                              errors=_refused(exc, "cancel"), form={"cancel_reason": reason})  # fmt: skip
-    _wake(request)
+    wake_jobs(request)
     return RedirectResponse(_brief_url(appointment_id) + "#visit", status_code=303)
 
 
@@ -531,7 +524,7 @@ def book(
             errors = {"form": exc.message}
         with db.read() as session:
             return _booking_page(request, session, caller, cid, form, errors=errors, status_code=exc.status_code)
-    _wake(request)
+    wake_jobs(request)
     return RedirectResponse(_brief_url(done.id), status_code=303)
 
 

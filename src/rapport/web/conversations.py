@@ -27,7 +27,7 @@ from rapport.customers import edits
 from rapport.customers.models import Consent, Customer
 from rapport.db import Database
 from rapport.errors import InvalidRecord, NotFound, RapportError
-from rapport.http import Caller, client_ip, csrf_checked, database, page_caller, read_session
+from rapport.http import Caller, client_ip, csrf_checked, database, page_caller, read_session, wake_jobs
 from rapport.identity.merge import resolve_id
 from rapport.inventory.models import Location
 from rapport.outreach import conversations, courtesy, handover, message_templates, service, wording
@@ -222,9 +222,7 @@ async def conversation_send(
             context = _thread_context(session, caller, customer_id, form)
         context["errors"] = {e.field: e.message for e in exc.errors}
         return render(request, "conversations/thread.html", context, status_code=422)
-    runner = getattr(request.app.state, "job_runner", None)
-    if runner is not None:
-        runner.wake()
+    wake_jobs(request)
     sent = "held" if queued.status == "held" else "queued"
     return RedirectResponse(f"/clients/{queued.customer_id}/conversation?sent={sent}#composer", status_code=303)
 
@@ -332,9 +330,7 @@ async def group_email_send(
                        "limit": service.get_outreach_settings().group_email_max,
                        "errors": {e.field: e.message for e in exc.errors}}  # fmt: skip
         return render(request, "conversations/group.html", context, status_code=422)
-    runner = getattr(request.app.state, "job_runner", None)
-    if runner is not None:
-        runner.wake()
+    wake_jobs(request)
     with db.read() as session:
         names = {r.id: _name(r) for r in session.execute(
             select(Customer.id, Customer.first_name, Customer.last_name).where(Customer.id.in_(chosen)))}  # fmt: skip
